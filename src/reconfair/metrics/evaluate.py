@@ -1,0 +1,349 @@
+"""Point-estimate evaluation of the per-sample table (DESIGN section 6).
+
+:func:`evaluate` turns ``samples.parquet`` (one row per sample x condition x
+target) into three tables, written by ``EvaluationTables.to_csv(run_dir /
+"metrics")`` as ``metrics/performance.csv``, ``metrics/groups.csv`` and
+``metrics/fairness.csv``:
+
+- **performance**: per dataset x task x target x condition, the task metric
+  (``auroc`` or ``dice``) and the image-quality means (``psnr``, ``ssim``,
+  ``nrmse``, over finite values only; ``n_excluded`` counts the others, e.g.
+  NaN on original images or ``inf`` PSNR for identical images), plus a
+  macro-mean AUROC per dataset x task x condition (``target == "macro"``,
+  ``n`` = number of targets averaged, targets with undefined AUROC excluded and
+  named in ``reason``);
+- **groups**: the by-group frame (:mod:`reconfair.metrics.groups`) for every
+  attribute;
+- **fairness**: every fairness scalar, with ``value_original`` (the same
+  metric on the ``original`` condition), ``delta = value - value_original`` and
+  ``delta_pct = 100 delta / |value_original|`` (NaN where ``value_original`` is
+  0).
+
+A "run" is one ``(dataset, task, target[, mitigation][, seed])``: one
+diagnostic model's output for one label.  Its classification threshold is the
+equal-error threshold fitted on its ``split == "val"`` rows of condition
+``"original"`` and then held fixed for every condition (the deployed-model
+view); metrics are computed on the rows of ``split`` (default ``"test"``).
+Optional columns ``recon``, ``degradation``, ``level`` (per condition) and
+``mitigation``, ``seed`` (per run) are carried into every table when present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reconfair.metrics.fairness import CLASSIFICATION_FAIRNESS, SEGMENTATION_FAIRNESS
+from reconfair.metrics.groups import classification_groups, segmentation_groups
+from reconfair.metrics.task import auroc
+from reconfair.metrics.threshold import equal_error_threshold
+
+__all__ = ["EvaluationTables", "evaluate", "ORIGINAL"]
+
+ORIGINAL = "original"
+"""Condition name of the clean images: the reference for thresholds and deltas."""
+REQUIRED_COLUMNS = ("sample_id", "split", "dataset", "task", "target", "condition")
+TASK_COLUMNS = {"classification": ("y_true", "y_score"), "segmentation": ("dice",)}
+RUN_OPTIONAL = ("mitigation", "seed")
+CONDITION_OPTIONAL = ("recon", "degradation", "level")
+IMAGE_QUALITY = ("psnr", "ssim", "nrmse")
+ATTR_PREFIX = "attr_"
+PERFORMANCE_COLUMNS = ("metric", "value", "n", "n_excluded", "threshold", "reason")
+COUNT_COLUMNS = ("n", "n_unlabelled", "n_pos", "n_neg", "tp", "fp", "tn", "fn")
+FAIRNESS_COLUMNS = (
+    "attribute", "metric", "value_original", "value", "delta", "delta_pct",
+    "n_groups", "excluded", "reason",
+)
+
+
+@dataclass(frozen=True)
+class EvaluationTables:
+    """The three point-estimate tables of :func:`evaluate`."""
+
+    performance: pd.DataFrame
+    groups: pd.DataFrame
+    fairness: pd.DataFrame
+
+    def to_csv(self, directory: str | Path) -> Path:
+        """Write ``performance.csv``, ``groups.csv`` and ``fairness.csv`` into ``directory``.
+
+        Pass the run's ``metrics`` folder (``run_dir / "metrics"``) to get the
+        documented layout ``metrics/*.csv``; the folder is created if needed.
+        Values are written at full precision.  Returns ``directory`` as a Path.
+        """
+        folder = Path(directory)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("performance", "groups", "fairness"):
+            getattr(self, name).to_csv(folder / f"{name}.csv", index=False)
+        return folder
+
+
+def _check_schema(samples: pd.DataFrame) -> None:
+    if not isinstance(samples, pd.DataFrame):
+        raise TypeError(f"samples must be a pandas DataFrame, got {type(samples).__name__}")
+    missing = [c for c in REQUIRED_COLUMNS if c not in samples.columns]
+    if missing:
+        raise ValueError(
+            f"samples lacks required column(s) {missing}; the per-sample table needs "
+            f"{list(REQUIRED_COLUMNS)} plus the task columns (see reconfair.metrics.evaluate)"
+        )
+    tasks = set(samples["task"].dropna().unique())
+    unknown = sorted(str(t) for t in tasks - set(TASK_COLUMNS))
+    if unknown or samples["task"].isna().any():
+        raise ValueError(
+            f"unknown task value(s) {unknown or [None]} in column 'task'; "
+            f"expected one of {sorted(TASK_COLUMNS)}"
+        )
+    for task in sorted(tasks):
+        lacking = [c for c in TASK_COLUMNS[task] if c not in samples.columns]
+        if lacking:
+            raise ValueError(f"samples has {task} rows but lacks column(s) {lacking}")
+    seg = samples["task"] == "segmentation"
+    if seg.any() and not np.isfinite(samples.loc[seg, "dice"].to_numpy(dtype=float)).all():
+        raise ValueError("column 'dice' has non-finite values in segmentation rows; Dice is always defined")
+
+
+def _attribute_columns(samples: pd.DataFrame, attributes: Sequence[str]) -> dict[str, str]:
+    if isinstance(attributes, str):
+        raise TypeError(f"attributes must be a sequence of names, e.g. [{attributes!r}], not a string")
+    found = [c for c in samples.columns if str(c).startswith(ATTR_PREFIX)]
+    columns: dict[str, str] = {}
+    for attribute in attributes:
+        name = attribute.removeprefix(ATTR_PREFIX)
+        if ATTR_PREFIX + name not in samples.columns:
+            raise ValueError(
+                f"unknown attribute {attribute!r}: no column {ATTR_PREFIX + name!r}; "
+                f"attribute columns found: {found}"
+            )
+        columns[name] = ATTR_PREFIX + name
+    return columns
+
+
+def _describe(keys: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in keys.items())
+
+
+def _fit_thresholds(samples: pd.DataFrame, run_keys: list[str], runs: list[tuple]) -> dict[tuple, float]:
+    """Equal-error threshold per classification run, from val rows of 'original'."""
+    fit_rows = samples.loc[(samples["split"] == "val") & (samples["condition"] == ORIGINAL)]
+    fitted = {key: part for key, part in fit_rows.groupby(run_keys, sort=True)}
+    thresholds: dict[tuple, float] = {}
+    for key in runs:
+        keys = dict(zip(run_keys, key))
+        if keys["task"] != "classification":
+            continue
+        if key not in fitted:
+            raise ValueError(
+                f"no rows with split == 'val' and condition == {ORIGINAL!r} for {_describe(keys)}; "
+                "the decision threshold is fitted there and held fixed for every condition "
+                "(DESIGN section 6)"
+            )
+        part = fitted[key]
+        try:
+            thresholds[key] = equal_error_threshold(part["y_true"], part["y_score"])
+        except ValueError as err:
+            raise ValueError(f"val/{ORIGINAL} rows of {_describe(keys)}: {err}") from err
+    return thresholds
+
+
+def _finite_mean(values: pd.Series) -> tuple[float, int, int]:
+    array = values.to_numpy(dtype=np.float64)
+    finite = np.isfinite(array)
+    mean = float(array[finite].mean()) if finite.any() else float("nan")
+    return mean, int(finite.sum()), int((~finite).sum())
+
+
+def _performance_rows(part: pd.DataFrame, task: str, threshold: float) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    if task == "classification":
+        labels = part["y_true"].to_numpy(dtype=np.float64)
+        labelled = ~np.isnan(labels)
+        value = auroc(labels, part["y_score"].to_numpy(dtype=np.float64))
+        n_pos = int(np.nansum(labels))
+        reason = "" if not np.isnan(value) else (
+            f"only one class (n_pos={n_pos}, n_neg={int(labelled.sum()) - n_pos})"
+        )
+        rows.append({"metric": "auroc", "value": value, "n": int(labelled.sum()),
+                     "n_excluded": int((~labelled).sum()), "threshold": threshold, "reason": reason})
+    else:
+        value, n, _ = _finite_mean(part["dice"])
+        rows.append({"metric": "dice", "value": value, "n": n, "n_excluded": 0,
+                     "threshold": float("nan"), "reason": ""})
+    for column in IMAGE_QUALITY:
+        if column in part.columns:
+            value, n, bad = _finite_mean(part[column])
+            reason = f"ignored {bad} non-finite values" if bad else ""
+            rows.append({"metric": column, "value": value, "n": n, "n_excluded": bad,
+                         "threshold": float("nan"), "reason": reason})
+    return rows
+
+
+def _macro_rows(performance: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Mean AUROC over targets per dataset x task x condition (target 'macro')."""
+    aucs = performance.loc[(performance["metric"] == "auroc") & (performance["task"] == "classification")]
+    rows = []
+    for key, part in aucs.groupby(keys, sort=True, dropna=False):
+        defined = part["value"].notna().to_numpy()
+        undefined = part.loc[~defined, "target"].astype(str).tolist()
+        rows.append({
+            **dict(zip(keys, key)), "target": "macro", "metric": "auroc",
+            "value": float(part["value"][defined].mean()) if defined.any() else float("nan"),
+            "n": int(defined.sum()), "n_excluded": int((~defined).sum()), "threshold": float("nan"),
+            "reason": f"undefined AUROC for targets: {', '.join(undefined)}" if undefined else "",
+        })
+    return pd.DataFrame(rows, columns=[*performance.columns])
+
+
+def _add_deltas(fairness: pd.DataFrame, match: list[str]) -> pd.DataFrame:
+    original = fairness.loc[fairness["condition"] == ORIGINAL, [*match, "value"]]
+    if original.duplicated(match).any():
+        raise ValueError(
+            f"condition {ORIGINAL!r} has several rows per {match} (do recon/degradation/level "
+            "vary within it?); the original condition must be unique per run"
+        )
+    merged = fairness.merge(original.rename(columns={"value": "value_original"}), on=match, how="left")
+    merged["delta"] = merged["value"] - merged["value_original"]
+    base = merged["value_original"].abs().to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pct = np.where(base == 0, np.nan, 100.0 * merged["delta"].to_numpy(dtype=np.float64) / base)
+    merged["delta_pct"] = pct
+    return merged
+
+
+def _evaluate_part(
+    part: pd.DataFrame,
+    ident: dict[str, Any],
+    task: str,
+    threshold: float,
+    attribute_columns: dict[str, str],
+    min_group_size: int,
+) -> tuple[list[dict[str, Any]], list[pd.DataFrame], list[dict[str, Any]]]:
+    """Performance rows, group frames and fairness rows of one run x condition."""
+    rows = [{**ident, **row} for row in _performance_rows(part, task, threshold)]
+    frames, scalars = [], []
+    for attribute, column in attribute_columns.items():
+        head = {**ident, "attribute": attribute}
+        if task == "classification":
+            frame = classification_groups(part["y_true"], part["y_score"], part[column],
+                                          threshold=threshold, min_group_size=min_group_size)
+            metrics = CLASSIFICATION_FAIRNESS
+            head["threshold"] = threshold
+        else:
+            frame = segmentation_groups(part["dice"], part[column], min_group_size=min_group_size)
+            metrics = SEGMENTATION_FAIRNESS
+        frames.append(pd.concat([pd.DataFrame([head] * len(frame)), frame], axis=1))
+        for name, metric in metrics.items():
+            result = metric(frame)
+            scalars.append({**head, "metric": name, "value": result.value, "n_groups": result.n_groups,
+                            "excluded": "; ".join(result.excluded), "reason": result.reason})
+    return rows, frames, scalars
+
+
+def evaluate(
+    samples: pd.DataFrame,
+    *,
+    attributes: Sequence[str],
+    min_group_size: int = 10,
+    split: str = "test",
+) -> EvaluationTables:
+    """Point estimates of task performance, image quality and fairness.
+
+    Parameters
+    ----------
+    samples : pandas.DataFrame
+        The per-sample table (long format, one row per sample x condition x
+        target): ``sample_id, split, dataset, task, target, condition``;
+        ``y_true, y_score`` for classification, ``dice`` for segmentation;
+        optionally ``psnr, ssim, nrmse``, ``recon, degradation, level,
+        mitigation, seed`` and ``attr_<name>`` columns.
+    attributes : sequence of str
+        Sensitive attributes to group by, as ``"sex"`` or ``"attr_sex"``.
+    min_group_size : int, default 10
+        Groups with fewer labelled samples are excluded from every rate
+        (recorded in ``groups`` and in ``fairness.excluded``).
+    split : str, default "test"
+        Rows the metrics are computed on.  Thresholds always come from
+        ``"val"`` rows of condition ``"original"``.
+
+    Returns
+    -------
+    EvaluationTables
+        ``performance``, ``groups`` and ``fairness`` frames (see module docs).
+
+    Raises
+    ------
+    ValueError
+        A required column is missing, an attribute is unknown, a run has no
+        val/original rows to fit its threshold (or they lack a class), or no
+        ``split`` rows of condition ``"original"`` to compare against.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = [("val", "original", 0, .2), ("val", "original", 1, .7),
+    ...         ("test", "original", 0, .3), ("test", "original", 1, .8),
+    ...         ("test", "noisy", 0, .75), ("test", "noisy", 1, .9)]
+    >>> table = pd.DataFrame(rows, columns=["split", "condition", "y_true", "y_score"]).assign(
+    ...     sample_id=["a", "b", "a", "b", "a", "b"], dataset="toy", task="classification",
+    ...     target="nodule", attr_sex=["F", "M"] * 3)
+    >>> tables = evaluate(table, attributes=["sex"], min_group_size=1)
+    >>> tables.performance.query("target == 'nodule'")[["condition", "value", "threshold"]].to_dict("list")
+    {'condition': ['noisy', 'original'], 'value': [1.0, 1.0], 'threshold': [0.7, 0.7]}
+    >>> tables.fairness.query("metric == 'dp'")[["condition", "value", "delta"]].to_dict("list")
+    {'condition': ['noisy', 'original'], 'value': [0.0, 1.0], 'delta': [-1.0, 0.0]}
+    """
+    _check_schema(samples)
+    attribute_columns = _attribute_columns(samples, attributes)
+    run_keys = ["dataset", "task", "target", *(c for c in RUN_OPTIONAL if c in samples.columns)]
+    condition_keys = ["condition", *(c for c in CONDITION_OPTIONAL if c in samples.columns)]
+    for column in [*run_keys, "condition", "split"]:
+        if samples[column].isna().any():
+            raise ValueError(f"column {column!r} has {int(samples[column].isna().sum())} missing values")
+    data = samples.loc[samples["split"] == split]
+    if data.empty:
+        raise ValueError(
+            f"no rows with split == {split!r}; splits present: {sorted(map(str, samples['split'].unique()))}"
+        )
+    runs = list(data.groupby(run_keys, sort=True))
+    thresholds = _fit_thresholds(samples, run_keys, [key for key, _ in runs])
+    performance, groups, fairness = [], [], []
+    for key, run in runs:
+        keys = dict(zip(run_keys, key))
+        if not (run["condition"] == ORIGINAL).any():
+            raise ValueError(
+                f"no rows with split == {split!r} and condition == {ORIGINAL!r} for "
+                f"{_describe(keys)}; every condition is compared with the original images"
+            )
+        task = keys["task"]
+        threshold = thresholds.get(key, float("nan"))
+        for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
+            ident = {**keys, **dict(zip(condition_keys, condition))}
+            try:
+                rows, frames, scalars = _evaluate_part(part, ident, task, threshold, attribute_columns,
+                                                       min_group_size)
+            except ValueError as err:
+                raise ValueError(f"{_describe(ident)}: {err}") from err
+            performance.extend(rows)
+            groups.extend(frames)
+            fairness.extend(scalars)
+    ident_columns = [*run_keys, *condition_keys]
+    perf = pd.DataFrame(performance, columns=[*ident_columns, *PERFORMANCE_COLUMNS])
+    macro_keys = [k for k in ident_columns if k != "target"]
+    macro = _macro_rows(perf, macro_keys)
+    if not macro.empty:
+        perf = pd.concat([perf, macro], ignore_index=True)
+    perf = perf.sort_values([*macro_keys, "target", "metric"], kind="stable", ignore_index=True)
+    group_frame = pd.concat(groups, ignore_index=True) if groups else pd.DataFrame(
+        columns=[*ident_columns, "attribute", "group", "n"])
+    counts = [c for c in COUNT_COLUMNS if c in group_frame.columns]
+    group_frame[counts] = group_frame[counts].astype("Int64")  # counts stay integers (<NA> off-task)
+    fair = pd.DataFrame(fairness, columns=[*ident_columns, "attribute", "metric", "value",
+                                           "n_groups", "excluded", "reason", "threshold"])
+    fair = _add_deltas(fair.drop(columns="threshold"), [*run_keys, "attribute", "metric"])
+    fair = fair[[*ident_columns, *FAIRNESS_COLUMNS]]
+    return EvaluationTables(performance=perf, groups=group_frame, fairness=fair)
