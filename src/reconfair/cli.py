@@ -1,0 +1,108 @@
+"""Command line: ``reconfair demo``, ``reconfair run``, ``reconfair validate``.
+
+Configuration problems exit with code 2 and a message naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from reconfair.config import ConfigError, StudyConfig, load_config
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Measure what medical image reconstruction does to downstream diagnostic AI and its fairness.",
+)
+out_console = Console(width=None if Console().is_terminal else 120)
+err_console = Console(stderr=True)
+
+EXIT_CONFIG_ERROR = 2
+
+
+@app.command()
+def demo(
+    out: Path = typer.Option(Path("runs/demo"), "--out", help="Run directory to write."),
+    quick: bool = typer.Option(False, "--quick", help="A tiny smoke-test version (seconds)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Run the demo study on the embedded synthetic data and print a summary."""
+    from reconfair.demo import demo_config
+
+    _execute(demo_config(quick=quick), out, progress=progress)
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="Study configuration (YAML)."),
+    out: Path = typer.Option(None, "--out", help="Run directory (default: runs/<config name>)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+) -> None:
+    """Run the study described by CONFIG."""
+    study = _load_or_exit(config)
+    _execute(study, out or Path("runs") / study.name, progress=progress)
+
+
+@app.command()
+def validate(config: Path = typer.Argument(..., help="Study configuration (YAML).")) -> None:
+    """Check CONFIG without running it; exit 2 with the problems if it is invalid."""
+    study = _load_or_exit(config)
+    n_conditions = sum(1 + sum(len(d.levels) for d in ds.degradations) * len(ds.reconstructors) for ds in study.datasets)
+    out_console.print(
+        f"{config}: valid ({len(study.datasets)} data set(s), {n_conditions} conditions, "
+        f"attributes {', '.join(study.attributes)})"
+    )
+
+
+def _load_or_exit(path: Path) -> StudyConfig:
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+
+
+def _execute(study: StudyConfig, out: Path, *, progress: bool) -> None:
+    from reconfair.engine.run import run_study
+    from reconfair.report.summary import SYNTHETIC_NOTICE
+
+    result = run_study(study, out, progress=progress)
+    print_summary(result.summary, title=study.name)
+    out_console.print(f"[dim]{SYNTHETIC_NOTICE}[/]")
+    out_console.print(
+        f"outputs in {out}: samples.parquet, metrics/*.csv, figures/*.png, summary.md, manifest.json"
+    )
+
+
+def print_summary(summary, *, title: str) -> None:
+    """One table per data set and task: quality, task metric, fairness change per attribute."""
+    attributes = [c.removeprefix("change_") for c in summary.columns if c.startswith("change_")]
+    for (dataset, task), part in summary.groupby(["dataset", "task"], sort=False):
+        task_label = "AUROC" if task == "classification" else "Dice"
+        fairness = "ΔEODD" if task == "classification" else "ΔDice-gap"
+        table = Table(title=f"{title}: {dataset} {task}", title_justify="left")
+        for column in ("condition", "PSNR", "SSIM", task_label, *(f"{fairness} {a}" for a in attributes)):
+            table.add_column(column, justify="left" if column == "condition" else "right")
+        for record in part.itertuples(index=False):
+            row = record._asdict()
+            cells = [row["condition"], _cell("", row["psnr"]), _cell("", row["ssim"]), _cell("", row["task_value"])]
+            cells += [_cell("change_", row[f"change_{a}"]) for a in attributes]
+            table.add_row(*cells)
+        out_console.print(table)
+
+
+def _cell(column: str, value: object) -> str:
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "n/a"
+        return f"{value:+.3f}" if column.startswith("change_") else f"{value:.3f}"
+    return str(value)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

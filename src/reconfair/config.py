@@ -1,0 +1,286 @@
+"""Study configuration: one YAML file, validated at load, frozen, round-trips.
+
+Unknown keys and bad values are errors whose message names the field (as a
+dotted path such as ``datasets[0].degradations[0].levels[1]``), what was
+received and what is allowed.
+
+Examples
+--------
+>>> config = StudyConfig.model_validate({"datasets": [{"name": "synthetic-chest"}]})
+>>> config.datasets[0].degradations[0].operator
+'radiograph-lowdose'
+>>> StudyConfig.model_validate(config.model_dump()) == config
+True
+>>> parse_config({"datasets": [{"name": "synthetic-chest"}], "colour": "red"}, source="x.yaml")
+Traceback (most recent call last):
+...
+reconfair.config.ConfigError: x.yaml: invalid configuration
+  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, name, seed
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "ConfigError",
+    "StudyConfig",
+    "DatasetConfig",
+    "DegradationConfig",
+    "TaskConfig",
+    "TrainingConfig",
+    "EvaluationConfig",
+    "GroupEffectConfig",
+    "load_config",
+    "parse_config",
+    "dump_config",
+]
+
+DEFAULT_DEGRADATIONS: dict[str, dict[str, Any]] = {
+    "synthetic-chest": {"operator": "radiograph-lowdose", "levels": [1e5, 1e4, 3e3]},
+    "synthetic-brain": {"operator": "mri-undersampling", "levels": [4, 8, 16]},
+}
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used; the message lists every problem."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GroupEffectConfig(_Frozen):
+    """Multipliers planted for one attribute group (1 = no effect, < 1 = fewer/subtler)."""
+
+    prevalence: float = Field(1.0, gt=0)
+    contrast: float = Field(1.0, gt=0)
+    size: float = Field(1.0, gt=0)
+
+
+class DegradationConfig(_Frozen):
+    """One degradation operator swept over severity levels."""
+
+    operator: Literal["radiograph-lowdose", "ct-lowdose", "mri-undersampling"]
+    levels: tuple[float, ...] = Field(min_length=1)
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _operator_accepts(self) -> "DegradationConfig":
+        from reconfair.physics import make_degradation
+
+        for i, level in enumerate(self.levels):
+            try:
+                make_degradation(self.operator, level, **self.params)
+            except ValueError as error:
+                raise ValueError(f"levels[{i}] = {level!r} with params {self.params}: {error}") from None
+        return self
+
+
+class TrainingConfig(_Frozen):
+    """How a diagnostic model is built and trained on clean training images."""
+
+    preset: Literal["cpu-small", "cpu-medium", "large"] = "cpu-small"
+    epochs: int = Field(12, ge=1)
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(1e-3, gt=0)
+    patience: int = Field(4, ge=1)
+
+
+class TaskConfig(_Frozen):
+    """A diagnostic task on a data set: multi-label classification or segmentation.
+
+    Segmenters default to batches of 8 (small lesions need many updates);
+    classifiers to batches of 32.
+    """
+
+    kind: Literal["classification", "segmentation"]
+    model: TrainingConfig = TrainingConfig()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _batch_size_by_kind(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("kind") == "segmentation":
+            model = dict(data.get("model") or {})
+            model.setdefault("batch_size", 8)
+            data = {**data, "model": model}
+        return data
+
+
+class DatasetConfig(_Frozen):
+    """A data set, its degradations, and the diagnostic tasks run on it."""
+
+    name: Literal["synthetic-chest", "synthetic-brain"]
+    n_patients: int = Field(400, ge=20)
+    image_size: int = Field(64, ge=32, le=1024)
+    images_per_patient: tuple[int, int] | None = None
+    age_cut: float | None = None
+    split_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
+    effects: dict[str, dict[str, GroupEffectConfig]] = Field(default_factory=dict)
+    degradations: tuple[DegradationConfig, ...] = ()
+    reconstructors: tuple[Literal["baseline"], ...] = ("baseline",)
+    tasks: tuple[TaskConfig, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_by_dataset(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("name") not in DEFAULT_DEGRADATIONS:
+            return data
+        data = dict(data)
+        data.setdefault("degradations", [DEFAULT_DEGRADATIONS[data["name"]]])
+        if "tasks" not in data:
+            kinds = ["classification"] + (["segmentation"] if data["name"] == "synthetic-brain" else [])
+            data["tasks"] = [{"kind": k} for k in kinds]
+        return data
+
+    @field_validator("split_fractions")
+    @classmethod
+    def _fractions_sum_to_one(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(f <= 0 for f in value) or abs(sum(value) - 1.0) > 1e-9:
+            raise ValueError(f"expected three positive fractions (train, val, test) summing to 1, got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _effects_and_tasks_exist(self) -> "DatasetConfig":
+        from reconfair.data.synthetic import dataset_facts
+
+        facts = dataset_facts(self.name)
+        for attribute, groups in self.effects.items():
+            if attribute not in facts["groups"]:
+                raise ValueError(
+                    f"effects: unknown attribute {attribute!r}; {self.name} plants effects on "
+                    f"{', '.join(sorted(facts['groups']))}"
+                )
+            allowed = facts["groups"][attribute]
+            for group in groups:
+                if group not in allowed:
+                    raise ValueError(
+                        f"effects.{attribute}: unknown group {group!r}; expected one of {', '.join(allowed)}"
+                    )
+        kinds = [t.kind for t in self.tasks]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"tasks: each kind may appear once, got {kinds}")
+        if "segmentation" in kinds and not facts["segmentation"]:
+            raise ValueError(f"tasks: {self.name} has no segmentation masks; use kind 'classification'")
+        if not kinds:
+            raise ValueError("tasks: at least one task is needed (classification or segmentation)")
+        return self
+
+
+class EvaluationConfig(_Frozen):
+    """How the per-sample table is turned into metrics."""
+
+    split: Literal["val", "test"] = "test"
+    min_group_size: int = Field(10, ge=1)
+    threshold: Literal["fixed-validation"] = "fixed-validation"
+
+
+class StudyConfig(_Frozen):
+    """The whole study: data sets x degradations x levels x reconstructors x tasks."""
+
+    name: str = "study"
+    seed: int = Field(0, ge=0)
+    device: str = "auto"
+    attributes: tuple[str, ...] = ("sex", "age_group", "race")
+    datasets: tuple[DatasetConfig, ...] = Field(min_length=1)
+    evaluation: EvaluationConfig = EvaluationConfig()
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        if value in ("auto", "cpu", "cuda") or value.startswith("cuda:"):
+            return value
+        raise ValueError(f"expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+
+    @model_validator(mode="after")
+    def _attributes_exist(self) -> "StudyConfig":
+        from reconfair.data.synthetic import dataset_facts
+
+        if not self.attributes:
+            raise ValueError("attributes: name at least one sensitive attribute, e.g. [sex]")
+        for dataset in self.datasets:
+            known = dataset_facts(dataset.name)["attributes"]
+            for i, attribute in enumerate(self.attributes):
+                if attribute not in known:
+                    raise ValueError(
+                        f"attributes[{i}]: unknown attribute {attribute!r} for data set "
+                        f"{dataset.name}; expected one of {', '.join(known)}"
+                    )
+        names = [d.name for d in self.datasets]
+        if len(set(names)) != len(names):
+            raise ValueError(f"datasets: each data set may appear once, got {names}")
+        return self
+
+
+def parse_config(data: Any, *, source: str = "<config>") -> StudyConfig:
+    """Validate a mapping as a :class:`StudyConfig`, raising :class:`ConfigError`."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return StudyConfig.model_validate(data)
+    except ValidationError as error:
+        lines = [_describe_error(item, data) for item in error.errors()]
+        raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines)) from None
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read and validate a YAML configuration file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such configuration file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML ({error})") from None
+    return parse_config(data, source=str(path))
+
+
+def dump_config(config: StudyConfig) -> str:
+    """The fully resolved configuration as YAML (round-trips through :func:`parse_config`)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
+
+
+def _describe_error(item: dict[str, Any], data: Any) -> str:
+    location = _format_location(item["loc"])
+    if item["type"] == "extra_forbidden":
+        key = item["loc"][-1]
+        allowed = _allowed_keys(item["loc"][:-1], data)
+        return f"  - {location}: unknown key {key!r}; allowed keys: {', '.join(allowed)}"
+    message = item["msg"].removeprefix("Value error, ")
+    received = "" if item["type"].startswith("value_error") else f" (received {item.get('input')!r})"
+    return f"  - {location or '(top level)'}: {message}{received}"
+
+
+def _format_location(loc: tuple[Any, ...]) -> str:
+    parts: list[str] = []
+    for part in loc:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif not str(part).startswith(("function-", "tagged-union")):
+            parts.append(("." if parts else "") + str(part))
+    return "".join(parts)
+
+
+def _allowed_keys(loc: tuple[Any, ...], data: Any) -> list[str]:
+    model: Any = StudyConfig
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        field = model.model_fields.get(str(part))
+        if field is not None:  # otherwise ``part`` is a key of a mapping-valued field
+            model = _model_of(field.annotation)
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _model_of(annotation: Any) -> Any:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in getattr(annotation, "__args__", ()):
+        found = _model_of(arg)
+        if found is not None:
+            return found
+    return None

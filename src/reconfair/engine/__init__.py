@@ -1,0 +1,1 @@
+"""Running a study: data, models, conditions, the per-sample table, metrics, report."""

@@ -1,0 +1,1 @@
+"""Figures, tables and summaries built from the per-sample table and metrics."""

@@ -1,0 +1,76 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from reconfair.config import ConfigError, dump_config, load_config, parse_config
+from reconfair.demo import demo_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _minimal(**dataset):
+    return {"datasets": [{"name": "synthetic-chest", **dataset}]}
+
+
+def test_defaults_fill_degradations_and_tasks_per_dataset():
+    config = parse_config({"datasets": [{"name": "synthetic-chest"}, {"name": "synthetic-brain"}]})
+    chest, brain = config.datasets
+    assert chest.degradations[0].operator == "radiograph-lowdose"
+    assert chest.degradations[0].levels == (1e5, 1e4, 3e3)
+    assert [t.kind for t in chest.tasks] == ["classification"]
+    assert brain.degradations[0].levels == (4, 8, 16)
+    assert [t.kind for t in brain.tasks] == ["classification", "segmentation"]
+
+
+def test_round_trip_through_yaml():
+    config = demo_config()
+    assert parse_config(yaml.safe_load(dump_config(config))) == config
+
+
+def test_config_is_frozen():
+    config = demo_config(quick=True)
+    with pytest.raises(Exception):
+        config.seed = 3
+
+
+def test_shipped_demo_yaml_equals_the_demo_command():
+    assert load_config(REPO / "configs" / "demo.yaml") == demo_config()
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ({**_minimal(), "colour": "red"}, "colour: unknown key 'colour'; allowed keys: attributes, datasets"),
+        (_minimal(n_patiens=10), "datasets[0].n_patiens: unknown key 'n_patiens'; allowed keys: "),
+        (
+            _minimal(degradations=[{"operator": "radiograph-lowdose", "levels": [1e4, -3000]}]),
+            "datasets[0].degradations[0]: levels[1] = -3000",
+        ),
+        (
+            _minimal(degradations=[{"operator": "x-ray", "levels": [1]}]),
+            "datasets[0].degradations[0].operator: Input should be 'radiograph-lowdose', 'ct-lowdose' or",
+        ),
+        ({**_minimal(), "attributes": ["sex", "income"]}, "attributes[1]: unknown attribute 'income'"),
+        (_minimal(effects={"sex": {"X": {"contrast": 0.5}}}), "effects.sex: unknown group 'X'; expected one of F, M"),
+        (_minimal(effects={"sex": {"F": {"contrast": -1}}}), "datasets[0].effects.sex.F.contrast"),
+        (_minimal(effects={"sex": {"F": {"contrst": 0.5}}}), "unknown key 'contrst'; allowed keys: contrast, prevalence, size"),
+        (_minimal(tasks=[{"kind": "segmentation"}]), "synthetic-chest has no segmentation masks"),
+        ({**_minimal(), "device": "tpu"}, "expected 'auto', 'cpu', 'cuda'"),
+    ],
+)
+def test_bad_configs_name_the_field(data, expected):
+    with pytest.raises(ConfigError) as info:
+        parse_config(data, source="study.yaml")
+    message = str(info.value)
+    assert message.startswith("study.yaml: invalid configuration")
+    assert expected in message, message
+
+
+def test_load_config_names_missing_file_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_config(tmp_path / "absent.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("datasets: [\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
+        load_config(bad)
