@@ -118,7 +118,7 @@ class SampleSet:
     def subset(self, index: np.ndarray | list[int]) -> "SampleSet":
         """The samples at ``index`` (positions), as a new set."""
         idx = np.asarray(index, dtype=np.int64)
-        t_idx = torch.from_numpy(idx)
+        t_idx = torch.from_numpy(idx.copy())
         return SampleSet(
             name=self.name,
             images=self.images[t_idx],
