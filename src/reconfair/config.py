@@ -186,7 +186,7 @@ class StudyConfig(_Frozen):
     seed: int = Field(0, ge=0)
     device: str = "auto"
     attributes: tuple[str, ...] = ("sex", "age_group", "race")
-    datasets: tuple[DatasetConfig, ...] = Field(min_length=1)
+    datasets: tuple[DatasetConfig, ...]
     evaluation: EvaluationConfig = EvaluationConfig()
 
     @field_validator("device")
@@ -200,6 +200,8 @@ class StudyConfig(_Frozen):
     def _attributes_exist(self) -> "StudyConfig":
         from reconfair.data.synthetic import dataset_facts
 
+        if not self.datasets:
+            raise ValueError("datasets: name at least one data set, e.g. [{name: synthetic-chest}]")
         if not self.attributes:
             raise ValueError("attributes: name at least one sensitive attribute, e.g. [sex]")
         for dataset in self.datasets:

@@ -64,7 +64,13 @@ def test_run_writes_every_output(two_runs):
                      "models/synthetic-chest-classification.safetensors",
                      "models/synthetic-brain-segmentation.json"):
         assert (out / relative).is_file(), relative
-    assert "synthetic" in (out / "summary.md").read_text()
+    summary = (out / "summary.md").read_text()
+    assert "synthetic" in summary
+    rows = [line.split(" | ") for line in summary.splitlines() if line.startswith("| synthetic")]
+    # config order: chest before brain; within each, original then increasing severity
+    assert [r[0].strip("| ") for r in rows][0] == "synthetic-chest"
+    chest = [r[2] for r in rows if r[0].endswith("synthetic-chest")]
+    assert chest == ["original", "radiograph-lowdose@10000/identity", "radiograph-lowdose@3000/identity"]
 
 
 def test_samples_table_schema_and_contents(two_runs):

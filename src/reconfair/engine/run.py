@@ -72,7 +72,12 @@ def run_study(config: StudyConfig, out_dir: str | Path, *, progress: bool = True
     tables.to_csv(out / "metrics")
     for dataset_config in config.datasets:
         plot_quality_and_task(tables.performance, dataset=dataset_config.name, out_dir=out / "figures")
-    summary = summary_frame(tables, attributes=config.attributes, condition_order=condition_order)
+    summary = summary_frame(
+        tables,
+        attributes=config.attributes,
+        condition_order=condition_order,
+        dataset_order=[d.name for d in config.datasets],
+    )
     write_summary(summary, out / "summary.md", synthetic=True)
     _write_manifest(out, config, device=device, timings=timings)
     return RunResult(out_dir=out, samples=samples_table, tables=tables, summary=summary)

@@ -21,20 +21,30 @@ SYNTHETIC_NOTICE = (
 
 
 def summary_frame(
-    tables, *, attributes: Sequence[str], condition_order: Sequence[str] | None = None
+    tables,
+    *,
+    attributes: Sequence[str],
+    condition_order: Sequence[str] | None = None,
+    dataset_order: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Summary rows from :class:`~reconfair.metrics.evaluate.EvaluationTables`.
 
-    Rows follow ``condition_order`` (e.g. the configuration's order: original,
-    then increasing severity) within each data set and task.
+    Data sets follow ``dataset_order`` (default: order of appearance); rows
+    follow ``condition_order`` (e.g. the configuration's order: original, then
+    increasing severity) within each data set and task.
     """
     perf, fair = tables.performance, tables.fairness
     rows = []
     keys = perf[["dataset", "task", "condition"]].drop_duplicates()
-    if condition_order is not None:
-        rank = {name: i for i, name in enumerate(condition_order)}
-        keys = keys.assign(_rank=keys["condition"].map(lambda c: rank.get(c, len(rank))))
-        keys = keys.sort_values(["dataset", "task", "_rank"], kind="mergesort").drop(columns="_rank")
+    datasets = list(dataset_order) if dataset_order is not None else []
+    datasets += [d for d in dict.fromkeys(keys["dataset"]) if d not in datasets]
+    conditions = list(condition_order) if condition_order is not None else list(dict.fromkeys(keys["condition"]))
+    keys = keys.assign(
+        _dataset=keys["dataset"].map(datasets.index),
+        _condition=keys["condition"].map(lambda c: conditions.index(c) if c in conditions else len(conditions)),
+    )
+    keys = keys.sort_values(["_dataset", "task", "_condition"], kind="mergesort")
+    keys = keys[["dataset", "task", "condition"]]
     for dataset, task, condition in keys.itertuples(index=False):
         here = perf[(perf["dataset"] == dataset) & (perf["task"] == task) & (perf["condition"] == condition)]
         metric = "auroc" if task == "classification" else "dice"
