@@ -40,3 +40,60 @@ def test_bad_config_exits_2_naming_the_field(tmp_path, data, field, command):
 def test_missing_config_file_exits_2(tmp_path):
     result = runner.invoke(app, ["validate", str(tmp_path / "nope.yaml")])
     assert result.exit_code == 2 and "no such configuration file" in result.output
+
+
+def _samples_csv(tmp_path):
+    import pandas as pd
+
+    rows = []
+    for i in range(40):
+        y = i % 2
+        for split in ("val", "test"):
+            for condition, shift in (("original", 0.0), ("noisy", 0.2)):
+                rows.append({
+                    "sample_id": f"{split}{i}", "patient_id": f"p{split}{i}", "split": split,
+                    "dataset": "toy", "task": "classification", "target": "finding", "condition": condition,
+                    "recon": "none", "degradation": "none", "level": float("nan"), "mitigation": "none",
+                    "seed": 0, "y_true": float(y), "y_score": min(1.0, 0.3 + 0.4 * y + shift + 0.005 * i),
+                    "dice": float("nan"), "psnr": float("nan"), "ssim": float("nan"), "nrmse": float("nan"),
+                    "attr_sex": "FM"[i % 4 // 2], "attr_age_group": "ab"[i % 3 == 0],
+                })
+    path = tmp_path / "samples.csv"
+    pd.DataFrame(rows).to_csv(path, index=False)
+    return path
+
+
+def test_evaluate_command_writes_the_metric_tables(tmp_path):
+    import pandas as pd
+
+    from reconfair.metrics.evaluate import evaluate
+    from reconfair.engine.table import read_samples
+
+    path = _samples_csv(tmp_path)
+    result = runner.invoke(app, ["evaluate", str(path), "--out", str(tmp_path / "m"),
+                                 "--attributes", "sex,sex*age_group", "--threshold", "refit", "--min-group-size", "2"])
+    assert result.exit_code == 0, result.output
+    written = pd.read_csv(tmp_path / "m" / "fairness.csv")
+    expected = evaluate(read_samples(path), attributes=["sex", "sex*age_group"], threshold="refit", min_group_size=2)
+    columns = ["condition", "attribute", "metric", "value", "value_original", "delta", "n_groups"]
+    pd.testing.assert_frame_equal(written[columns], expected.fairness[columns].reset_index(drop=True), check_dtype=False)
+    assert set(written["attribute"]) == {"sex", "sex×age_group"}
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threshold", "high"], "--threshold: expected fixed-validation, refit or a number"),
+        (["--attributes", "income"], "unknown attribute 'income'"),
+    ],
+)
+def test_evaluate_bad_input_exits_2_naming_it(tmp_path, args, message):
+    result = runner.invoke(app, ["evaluate", str(_samples_csv(tmp_path)), "--out", str(tmp_path / "m"), *args])
+    assert result.exit_code == 2 and message in result.output, result.output
+
+
+def test_evaluate_missing_columns_are_named(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("sample_id,split\na,test\n")
+    result = runner.invoke(app, ["evaluate", str(path), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 2 and "missing columns" in result.output and "bad.csv" in result.output

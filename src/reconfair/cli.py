@@ -1,6 +1,7 @@
-"""Command line: ``reconfair demo``, ``reconfair run``, ``reconfair validate``.
+"""Command line: ``reconfair demo``, ``run``, ``validate`` and ``evaluate``.
 
-Configuration problems exit with code 2 and a message naming the field.
+Configuration and input problems exit with code 2 and a message naming the
+field, file or column.
 """
 
 from __future__ import annotations
@@ -57,6 +58,44 @@ def validate(config: Path = typer.Argument(..., help="Study configuration (YAML)
         f"{config}: valid ({len(study.datasets)} data set(s), {n_conditions} conditions, "
         f"attributes {', '.join(study.attributes)})"
     )
+
+
+@app.command()
+def evaluate(
+    samples: Path = typer.Argument(..., help="Per-sample table (.parquet or .csv), schema in docs/samples-table.md."),
+    out: Path = typer.Option(..., "--out", help="Folder for performance.csv, groups.csv, fairness.csv."),
+    attributes: str = typer.Option(
+        "sex,age_group,race", "--attributes", help="Comma-separated; intersections as sex*age_group."
+    ),
+    threshold: str = typer.Option(
+        "fixed-validation", "--threshold", help="fixed-validation, refit, or a number in [0, 1]."
+    ),
+    min_group_size: int = typer.Option(10, "--min-group-size", min=1, help="Smaller groups are excluded."),
+    split: str = typer.Option("test", "--split", help="Rows the metrics are computed on."),
+) -> None:
+    """Compute the metrics of a per-sample table made anywhere (no predictions are recomputed)."""
+    from reconfair.engine.table import read_samples
+    from reconfair.metrics.evaluate import evaluate as evaluate_table
+
+    policy: str | float = threshold
+    if threshold not in ("fixed-validation", "refit"):
+        try:
+            policy = float(threshold)
+        except ValueError:
+            _fail(f"--threshold: expected fixed-validation, refit or a number in [0, 1], got {threshold!r}")
+    try:
+        table = read_samples(samples)
+        names = [a.strip() for a in attributes.split(",") if a.strip()]
+        tables = evaluate_table(table, attributes=names, min_group_size=min_group_size, split=split, threshold=policy)
+    except ValueError as error:
+        _fail(f"{samples}: {error}")
+    folder = tables.to_csv(out)
+    out_console.print(f"wrote {folder}/performance.csv, groups.csv, fairness.csv")
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_CONFIG_ERROR)
 
 
 def _load_or_exit(path: Path) -> StudyConfig:

@@ -176,7 +176,14 @@ class EvaluationConfig(_Frozen):
 
     split: Literal["val", "test"] = "test"
     min_group_size: int = Field(10, ge=1)
-    threshold: Literal["fixed-validation"] = "fixed-validation"
+    threshold: Literal["fixed-validation", "refit"] | float = "fixed-validation"
+
+    @field_validator("threshold")
+    @classmethod
+    def _threshold_in_unit_interval(cls, value: str | float) -> str | float:
+        if isinstance(value, float) and not 0.0 <= value <= 1.0:
+            raise ValueError(f"a numeric threshold must lie in [0, 1], got {value}")
+        return value
 
 
 class StudyConfig(_Frozen):

@@ -68,6 +68,7 @@ def run_study(config: StudyConfig, out_dir: str | Path, *, progress: bool = True
         attributes=config.attributes,
         min_group_size=config.evaluation.min_group_size,
         split=config.evaluation.split,
+        threshold=config.evaluation.threshold,
     )
     tables.to_csv(out / "metrics")
     for dataset_config in config.datasets:

@@ -53,6 +53,8 @@ RUN_OPTIONAL = ("mitigation", "seed")
 CONDITION_OPTIONAL = ("recon", "degradation", "level")
 IMAGE_QUALITY = ("psnr", "ssim", "nrmse")
 ATTR_PREFIX = "attr_"
+INTERSECTION = "×"
+THRESHOLD_POLICIES = ("fixed-validation", "refit")
 PERFORMANCE_COLUMNS = ("metric", "value", "n", "n_excluded", "threshold", "reason")
 COUNT_COLUMNS = ("n", "n_unlabelled", "n_pos", "n_neg", "tp", "fp", "tn", "fn")
 FAIRNESS_COLUMNS = (
@@ -109,28 +111,43 @@ def _check_schema(samples: pd.DataFrame) -> None:
 
 
 def _attribute_columns(samples: pd.DataFrame, attributes: Sequence[str]) -> dict[str, str]:
+    """Map each attribute name to its column; intersections name several joined by ``×`` or ``*``."""
     if isinstance(attributes, str):
         raise TypeError(f"attributes must be a sequence of names, e.g. [{attributes!r}], not a string")
     found = [c for c in samples.columns if str(c).startswith(ATTR_PREFIX)]
     columns: dict[str, str] = {}
     for attribute in attributes:
-        name = attribute.removeprefix(ATTR_PREFIX)
-        if ATTR_PREFIX + name not in samples.columns:
-            raise ValueError(
-                f"unknown attribute {attribute!r}: no column {ATTR_PREFIX + name!r}; "
-                f"attribute columns found: {found}"
-            )
-        columns[name] = ATTR_PREFIX + name
+        parts = [p.strip().removeprefix(ATTR_PREFIX) for p in attribute.replace("*", INTERSECTION).split(INTERSECTION)]
+        for name in parts:
+            if ATTR_PREFIX + name not in samples.columns:
+                raise ValueError(
+                    f"unknown attribute {name!r} in {attribute!r}: no column {ATTR_PREFIX + name!r}; "
+                    f"attribute columns found: {found}"
+                )
+        columns[INTERSECTION.join(parts)] = INTERSECTION.join(ATTR_PREFIX + name for name in parts)
     return columns
+
+
+def _attribute_values(part: pd.DataFrame, column: str) -> pd.Series:
+    """Group values of one attribute column, or of an intersection joined by ``×``."""
+    names = column.split(INTERSECTION)
+    if len(names) == 1:
+        return part[column]
+    values = part[names[0]].astype(str)
+    for name in names[1:]:
+        values = values + INTERSECTION + part[name].astype(str)
+    return values
 
 
 def _describe(keys: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in keys.items())
 
 
-def _fit_thresholds(samples: pd.DataFrame, run_keys: list[str], runs: list[tuple]) -> dict[tuple, float]:
-    """Equal-error threshold per classification run, from val rows of 'original'."""
-    fit_rows = samples.loc[(samples["split"] == "val") & (samples["condition"] == ORIGINAL)]
+def _fit_thresholds(
+    samples: pd.DataFrame, run_keys: list[str], runs: list[tuple], condition: str = ORIGINAL
+) -> dict[tuple, float]:
+    """Equal-error threshold per classification run, from its val rows of ``condition``."""
+    fit_rows = samples.loc[(samples["split"] == "val") & (samples["condition"] == condition)]
     fitted = {key: part for key, part in fit_rows.groupby(run_keys, sort=True)}
     thresholds: dict[tuple, float] = {}
     for key in runs:
@@ -139,16 +156,25 @@ def _fit_thresholds(samples: pd.DataFrame, run_keys: list[str], runs: list[tuple
             continue
         if key not in fitted:
             raise ValueError(
-                f"no rows with split == 'val' and condition == {ORIGINAL!r} for {_describe(keys)}; "
-                "the decision threshold is fitted there and held fixed for every condition "
-                "(DESIGN section 6)"
+                f"no rows with split == 'val' and condition == {condition!r} for {_describe(keys)}; "
+                "the decision threshold is fitted there (DESIGN section 6)"
             )
         part = fitted[key]
         try:
             thresholds[key] = equal_error_threshold(part["y_true"], part["y_score"])
         except ValueError as err:
-            raise ValueError(f"val/{ORIGINAL} rows of {_describe(keys)}: {err}") from err
+            raise ValueError(f"val/{condition} rows of {_describe(keys)}: {err}") from err
     return thresholds
+
+
+def _check_threshold_policy(threshold: str | float) -> str | float:
+    if isinstance(threshold, str) and threshold in THRESHOLD_POLICIES:
+        return threshold
+    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and 0.0 <= float(threshold) <= 1.0:
+        return float(threshold)
+    raise ValueError(
+        f"threshold must be one of {THRESHOLD_POLICIES} or a number in [0, 1], got {threshold!r}"
+    )
 
 
 def _finite_mean(values: pd.Series) -> tuple[float, int, int]:
@@ -229,12 +255,12 @@ def _evaluate_part(
     for attribute, column in attribute_columns.items():
         head = {**ident, "attribute": attribute}
         if task == "classification":
-            frame = classification_groups(part["y_true"], part["y_score"], part[column],
+            frame = classification_groups(part["y_true"], part["y_score"], _attribute_values(part, column),
                                           threshold=threshold, min_group_size=min_group_size)
             metrics = CLASSIFICATION_FAIRNESS
             head["threshold"] = threshold
         else:
-            frame = segmentation_groups(part["dice"], part[column], min_group_size=min_group_size)
+            frame = segmentation_groups(part["dice"], _attribute_values(part, column), min_group_size=min_group_size)
             metrics = SEGMENTATION_FAIRNESS
         frames.append(pd.concat([pd.DataFrame([head] * len(frame)), frame], axis=1))
         for name, metric in metrics.items():
@@ -244,12 +270,34 @@ def _evaluate_part(
     return rows, frames, scalars
 
 
+def _run_threshold(
+    policy: str | float,
+    fixed: dict[tuple, float],
+    samples: pd.DataFrame,
+    run_keys: list[str],
+    key: tuple,
+    condition: str,
+    task: str,
+) -> float:
+    if task != "classification":
+        return float("nan")
+    if policy == "fixed-validation":
+        return fixed[key]
+    if policy == "refit":
+        run = samples
+        for column, value in zip(run_keys, key):
+            run = run.loc[run[column] == value]
+        return _fit_thresholds(run, run_keys, [key], condition=condition)[key]
+    return float(policy)
+
+
 def evaluate(
     samples: pd.DataFrame,
     *,
     attributes: Sequence[str],
     min_group_size: int = 10,
     split: str = "test",
+    threshold: str | float = "fixed-validation",
 ) -> EvaluationTables:
     """Point estimates of task performance, image quality and fairness.
 
@@ -262,13 +310,19 @@ def evaluate(
         optionally ``psnr, ssim, nrmse``, ``recon, degradation, level,
         mitigation, seed`` and ``attr_<name>`` columns.
     attributes : sequence of str
-        Sensitive attributes to group by, as ``"sex"`` or ``"attr_sex"``.
+        Sensitive attributes to group by, as ``"sex"`` or ``"attr_sex"``;
+        an intersection joins names with ``×`` or ``*`` (``"sex×age_group"``),
+        its groups are the joined values (``"F×<58"``).
     min_group_size : int, default 10
         Groups with fewer labelled samples are excluded from every rate
         (recorded in ``groups`` and in ``fairness.excluded``).
     split : str, default "test"
-        Rows the metrics are computed on.  Thresholds always come from
-        ``"val"`` rows of condition ``"original"``.
+        Rows the metrics are computed on.
+    threshold : {"fixed-validation", "refit"} or float, default "fixed-validation"
+        ``"fixed-validation"``: the equal-error threshold fitted on ``"val"``
+        rows of condition ``"original"``, held fixed for every condition (the
+        deployed-model view).  ``"refit"``: fitted on each condition's own
+        ``"val"`` rows.  A number: that threshold everywhere.
 
     Returns
     -------
@@ -298,6 +352,7 @@ def evaluate(
     {'condition': ['noisy', 'original'], 'value': [0.0, 1.0], 'delta': [-1.0, 0.0]}
     """
     _check_schema(samples)
+    policy = _check_threshold_policy(threshold)
     attribute_columns = _attribute_columns(samples, attributes)
     run_keys = ["dataset", "task", "target", *(c for c in RUN_OPTIONAL if c in samples.columns)]
     condition_keys = ["condition", *(c for c in CONDITION_OPTIONAL if c in samples.columns)]
@@ -310,7 +365,8 @@ def evaluate(
             f"no rows with split == {split!r}; splits present: {sorted(map(str, samples['split'].unique()))}"
         )
     runs = list(data.groupby(run_keys, sort=True))
-    thresholds = _fit_thresholds(samples, run_keys, [key for key, _ in runs])
+    run_ids = [key for key, _ in runs]
+    thresholds = _fit_thresholds(samples, run_keys, run_ids) if policy == "fixed-validation" else {}
     performance, groups, fairness = [], [], []
     for key, run in runs:
         keys = dict(zip(run_keys, key))
@@ -320,11 +376,11 @@ def evaluate(
                 f"{_describe(keys)}; every condition is compared with the original images"
             )
         task = keys["task"]
-        threshold = thresholds.get(key, float("nan"))
         for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
             ident = {**keys, **dict(zip(condition_keys, condition))}
+            cut = _run_threshold(policy, thresholds, samples, run_keys, key, ident["condition"], task)
             try:
-                rows, frames, scalars = _evaluate_part(part, ident, task, threshold, attribute_columns,
+                rows, frames, scalars = _evaluate_part(part, ident, task, cut, attribute_columns,
                                                        min_group_size)
             except ValueError as err:
                 raise ValueError(f"{_describe(ident)}: {err}") from err
