@@ -97,3 +97,19 @@ def test_evaluate_missing_columns_are_named(tmp_path):
     path.write_text("sample_id,split\na,test\n")
     result = runner.invoke(app, ["evaluate", str(path), "--out", str(tmp_path / "m")])
     assert result.exit_code == 2 and "missing columns" in result.output and "bad.csv" in result.output
+
+
+def test_evaluate_patient_level_collapses_images_per_patient(tmp_path):
+    import pandas as pd
+
+    rows = pd.read_csv(_samples_csv(tmp_path))
+    doubled = pd.concat([rows, rows.assign(sample_id=rows["sample_id"] + "-b")])  # two images per patient
+    path = tmp_path / "two.csv"
+    doubled.to_csv(path, index=False)
+    args = ["--min-group-size", "2", "--attributes", "sex"]
+    image = runner.invoke(app, ["evaluate", str(path), "--out", str(tmp_path / "i"), *args])
+    patient = runner.invoke(app, ["evaluate", str(path), "--out", str(tmp_path / "p"), "--patient-level", *args])
+    assert image.exit_code == 0 and patient.exit_code == 0, patient.output
+    n_image = pd.read_csv(tmp_path / "i" / "performance.csv").query("metric == 'auroc'")["n"].iloc[0]
+    n_patient = pd.read_csv(tmp_path / "p" / "performance.csv").query("metric == 'auroc'")["n"].iloc[0]
+    assert n_image == 2 * n_patient

@@ -72,9 +72,13 @@ def evaluate(
     ),
     min_group_size: int = typer.Option(10, "--min-group-size", min=1, help="Smaller groups are excluded."),
     split: str = typer.Option("test", "--split", help="Rows the metrics are computed on."),
+    patient_level: bool = typer.Option(
+        False, "--patient-level", help="One row per patient first: median score, mean Dice."
+    ),
 ) -> None:
     """Compute the metrics of a per-sample table made anywhere (no predictions are recomputed)."""
     from reconfair.engine.table import read_samples
+    from reconfair.metrics.aggregate import aggregate_patients
     from reconfair.metrics.evaluate import evaluate as evaluate_table
 
     policy: str | float = threshold
@@ -85,6 +89,8 @@ def evaluate(
             _fail(f"--threshold: expected fixed-validation, refit or a number in [0, 1], got {threshold!r}")
     try:
         table = read_samples(samples)
+        if patient_level:
+            table = aggregate_patients(table)
         names = [a.strip() for a in attributes.split(",") if a.strip()]
         tables = evaluate_table(table, attributes=names, min_group_size=min_group_size, split=split, threshold=policy)
     except ValueError as error:

@@ -177,6 +177,7 @@ class EvaluationConfig(_Frozen):
     split: Literal["val", "test"] = "test"
     min_group_size: int = Field(10, ge=1)
     threshold: Literal["fixed-validation", "refit"] | float = "fixed-validation"
+    patient_level: bool = False
 
     @field_validator("threshold")
     @classmethod

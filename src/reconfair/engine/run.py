@@ -25,6 +25,7 @@ from reconfair.engine.conditions import conditions_for
 from reconfair.engine.datasets import build_dataset
 from reconfair.engine.inference import infer_condition
 from reconfair.engine.table import canonical, write_samples
+from reconfair.metrics.aggregate import aggregate_patients
 from reconfair.metrics.evaluate import EvaluationTables, evaluate
 from reconfair.progress import console, progress_bar
 from reconfair.report.figures import plot_quality_and_task
@@ -63,8 +64,9 @@ def run_study(config: StudyConfig, out_dir: str | Path, *, progress: bool = True
         timings[dataset_config.name] = time.perf_counter() - started
     samples_table = canonical(pd.concat(frames, ignore_index=True))
     write_samples(samples_table, out / "samples.parquet")
+    evaluated_rows = aggregate_patients(samples_table) if config.evaluation.patient_level else samples_table
     tables = evaluate(
-        samples_table,
+        evaluated_rows,
         attributes=config.attributes,
         min_group_size=config.evaluation.min_group_size,
         split=config.evaluation.split,
