@@ -74,3 +74,15 @@ def test_load_config_names_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("datasets: [\n")
     with pytest.raises(ConfigError, match=r"bad\.yaml: not valid YAML"):
         load_config(bad)
+
+
+def test_age_group_effects_are_accepted_and_unknown_effect_attributes_named():
+    config = parse_config(_minimal(age_cut=60, effects={"age_group": {">=60": {"contrast": 0.5}}}))
+    assert config.datasets[0].effects["age_group"][">=60"].contrast == 0.5
+    with pytest.raises(ConfigError, match="effects: unknown attribute 'age'; synthetic-chest plants effects on sex, age_group, race"):
+        parse_config(_minimal(effects={"age": {"60": {"contrast": 0.5}}}))
+
+
+def test_age_group_effect_groups_are_checked_when_the_cut_is_given():
+    with pytest.raises(ConfigError, match="effects.age_group: unknown group 'old'; expected one of <60, >=60"):
+        parse_config(_minimal(age_cut=60, effects={"age_group": {"old": {"contrast": 0.5}}}))

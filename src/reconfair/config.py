@@ -146,16 +146,22 @@ class DatasetConfig(_Frozen):
 
     @model_validator(mode="after")
     def _effects_and_tasks_exist(self) -> "DatasetConfig":
+        from reconfair.data.demographics import age_group_names
         from reconfair.data.synthetic import dataset_facts
 
         facts = dataset_facts(self.name)
         for attribute, groups in self.effects.items():
-            if attribute not in facts["groups"]:
+            if attribute not in facts["effect_attributes"]:
                 raise ValueError(
                     f"effects: unknown attribute {attribute!r}; {self.name} plants effects on "
-                    f"{', '.join(sorted(facts['groups']))}"
+                    f"{', '.join(facts['effect_attributes'])}"
                 )
-            allowed = facts["groups"][attribute]
+            if attribute == "age_group":
+                if self.age_cut is None:  # the median cut is known only once the cohort exists
+                    continue
+                allowed = age_group_names(self.age_cut)
+            else:
+                allowed = facts["groups"][attribute]
             for group in groups:
                 if group not in allowed:
                     raise ValueError(
