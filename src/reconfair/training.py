@@ -57,11 +57,13 @@ def fit(
     device: torch.device | str = "cpu",
     progress: bool = True,
     description: str = "train",
+    betas: tuple[float, float] = (0.9, 0.999),
 ) -> FitResult:
     """Train ``network`` in place with Adam and keep the best validation epoch.
 
     Batches come from a generator seeded by ``seed_parts`` (a permutation per
     epoch, or sampling with replacement proportional to ``sample_weights``).
+    ``betas`` are Adam's (Pix2Pix uses beta1 = 0.5).
     Training stops after ``patience`` epochs without a better validation
     score; the weights of the best epoch are loaded back into ``network``.
     Dropout and other global-RNG draws should be wrapped by the caller in
@@ -73,7 +75,7 @@ def fit(
         raise ValueError("no training samples: check the split fractions and the data set size")
     device = torch.device(device)
     network.to(device)
-    optimiser = torch.optim.Adam(network.parameters(), lr=learning_rate)
+    optimiser = torch.optim.Adam(network.parameters(), lr=learning_rate, betas=betas)
     generator = torch_generator(*seed_parts, "batches")
     n = inputs.shape[0]
     best_score, best_epoch, best_state = -math.inf, -1, copy.deepcopy(network.state_dict())

@@ -1,0 +1,177 @@
+"""Pix2Pix: a U-Net generator against a conditional PatchGAN (DESIGN section 5).
+
+Losses (BCE with logits, the signs the study's code inverted):
+
+* discriminator, minimised: ``BCE(D(y, x), 1) + BCE(D(y, G(y)), 0)``, i.e. D
+  maximises ``log D(real) + log(1 - D(fake))`` (halved, as in pix2pix);
+* generator, minimised: ``BCE(D(y, G(y)), 1) + lambda_l1 * |G(y) - x|``, the
+  non-saturating ``-log D(fake)`` plus L1 (``lambda_l1 = 100``).
+
+One training loop: :func:`reconfair.training.fit` optimises the generator; the
+loss it calls first performs one discriminator step with the
+discriminator's own Adam (2e-4, betas 0.5/0.999), then returns the
+generator loss (the discriminator's weights are frozen while it is built).
+The generator's output passes through a sigmoid, so it always lies in [0, 1].
+
+Examples
+--------
+>>> import torch
+>>> method = Pix2PixMethod(dict(PRESET_SPECS["demo"]))
+>>> tuple(method.reconstruct(torch.rand(2, 1, 32, 32)).shape)
+(2, 1, 32, 32)
+>>> tuple(method.logits(method.discriminator, torch.rand(2, 1, 32, 32), torch.rand(2, 1, 32, 32)).shape)
+(2, 1, 6, 6)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from monai.networks.nets import PatchDiscriminator
+
+from reconfair.recon.unet import build_unet
+from reconfair.seeding import Generators, SeedPart
+
+__all__ = ["PRESET_SPECS", "Pix2PixMethod", "discriminator_loss", "generator_gan_loss"]
+
+PRESET_SPECS: dict[str, dict[str, Any]] = {
+    "demo": {
+        "model": "pix2pix",
+        "preset": "demo",
+        "features": [8, 16, 32, 64, 128, 8],
+        "disc_channels": 8,
+        "disc_layers": 2,
+        "lambda_l1": 100.0,
+        "betas": [0.5, 0.999],
+        "epochs": 10,
+        "batch_size": 16,
+        "learning_rate": 2e-4,
+        "patience": 3,
+    },
+    "paper": {
+        "model": "pix2pix",
+        "preset": "paper",
+        "features": [64, 128, 256, 512, 1024, 64],
+        "disc_channels": 64,
+        "disc_layers": 3,
+        "lambda_l1": 100.0,
+        "betas": [0.5, 0.999],
+        "epochs": 20,
+        "batch_size": 16,
+        "learning_rate": 2e-4,
+        "patience": 5,
+    },
+}
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """``0.5 * [BCE(real, 1) + BCE(fake, 0)]``: minimising it maximises log D(real) + log(1 - D(fake)).
+
+    >>> big = torch.full((1, 1, 2, 2), 20.0)
+    >>> float(discriminator_loss(big, -big)) < 1e-6, float(discriminator_loss(-big, big)) > 10
+    (True, True)
+    """
+    real = F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+    fake = F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    return 0.5 * (real + fake)
+
+
+def generator_gan_loss(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating ``-log D(fake)`` = ``BCE(fake, 1)``: small when D takes fakes for real.
+
+    >>> float(generator_gan_loss(torch.full((1,), 20.0))) < 1e-6
+    True
+    """
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+class Pix2PixMethod:
+    """Generator, conditional discriminator, the alternating loss and inference."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.generator = build_unet(spec["features"])
+        self.discriminator = PatchDiscriminator(
+            spatial_dims=2,
+            channels=int(spec["disc_channels"]),
+            in_channels=2,
+            out_channels=1,
+            num_layers_d=int(spec["disc_layers"]),
+        )
+        self.generator.eval()
+        self.discriminator.eval()
+        #: Last batch's loss terms (floats), for monitoring and tests.
+        self.last_terms: dict[str, float] = {}
+
+    @property
+    def modules(self) -> dict[str, torch.nn.Module]:
+        return {"generator": self.generator, "discriminator": self.discriminator}
+
+    @property
+    def trained(self) -> torch.nn.Module:
+        return self.generator
+
+    @staticmethod
+    def logits(discriminator: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Patch logits of ``discriminator`` for the pair (condition ``y``, image ``x``)."""
+        return discriminator(torch.cat([y, x], dim=1))[-1]
+
+    @staticmethod
+    def generate(generator: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
+        """Generator output in [0, 1] (sigmoid)."""
+        return torch.sigmoid(generator(y))
+
+    def make_discriminator_optimiser(self) -> torch.optim.Optimizer:
+        """Adam with the spec's learning rate and betas (pix2pix: 2e-4, 0.5/0.999)."""
+        beta1, beta2 = self.spec["betas"]
+        return torch.optim.Adam(
+            self.discriminator.parameters(), lr=float(self.spec["learning_rate"]), betas=(beta1, beta2)
+        )
+
+    def discriminator_step(
+        self, optimiser: torch.optim.Optimizer, y: torch.Tensor, x: torch.Tensor, fake: torch.Tensor
+    ) -> float:
+        """One discriminator update on real ``x`` and (detached) ``fake``; returns its loss."""
+        self.discriminator.train()
+        real_logits = self.logits(self.discriminator, y, x)
+        loss = discriminator_loss(real_logits, self.logits(self.discriminator, y, fake.detach()))
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        return float(loss.detach())
+
+    def generator_loss(self, y: torch.Tensor, x: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """GAN + lambda_l1 * L1 with the discriminator frozen (no gradient into its weights)."""
+        self.discriminator.requires_grad_(False)
+        try:
+            gan = generator_gan_loss(self.logits(self.discriminator, y, fake))
+        finally:
+            self.discriminator.requires_grad_(True)
+        l1 = F.l1_loss(fake, x)
+        self.last_terms.update(gan=float(gan.detach()), l1=float(l1.detach()))
+        return gan + float(self.spec["lambda_l1"]) * l1
+
+    def make_loss(self, seed_parts: Sequence[SeedPart]):  # noqa: ANN201 - returns a LossFn
+        """The loss for ``fit``: a discriminator step, then the generator loss."""
+        optimiser = self.make_discriminator_optimiser()
+
+        def loss(generator: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            self.discriminator.to(y.device)
+            fake = self.generate(generator, y)
+            self.last_terms["discriminator"] = self.discriminator_step(optimiser, y, x, fake)
+            return self.generator_loss(y, x, fake)
+
+        return loss
+
+    def score(self, network: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> float:
+        """Validation score: minus the L1 error of the generator."""
+        return -float(F.l1_loss(self.generate(network, y), x))
+
+    @torch.no_grad()
+    def reconstruct(self, y: torch.Tensor, *, generator: Generators = None) -> torch.Tensor:
+        """Deterministic generator output (``generator`` unused: no dropout at inference)."""
+        self.generator.to(y.device).eval()
+        return self.generate(self.generator, y).clamp(0.0, 1.0)

@@ -1,0 +1,131 @@
+"""U-Net reconstructor: MONAI ``BasicUNet`` trained with MSE (DESIGN section 5).
+
+``BasicUNet`` has two 3x3 convolutions per resolution level and four
+down-sampling steps; the ``paper`` preset uses 64 -> 1024 channels as in the
+study.  Normalisation policy (DESIGN section 3): the network is trained on its
+raw output against the clean image (MSE, so gradients never vanish at the
+bounds), and :meth:`UNetMethod.reconstruct` clamps the output to [0, 1].  No
+image is ever re-normalised per batch or per image.
+
+Examples
+--------
+>>> import torch
+>>> method = UNetMethod(dict(PRESET_SPECS["demo"]))
+>>> tuple(method.reconstruct(torch.rand(2, 1, 32, 32)).shape)
+(2, 1, 32, 32)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from monai.networks.nets import BasicUNet
+
+from reconfair.seeding import Generators, SeedPart
+
+__all__ = ["PRESET_SPECS", "UNetMethod", "build_unet", "check_pairs"]
+
+#: Hyper-parameters per preset; ``features`` are BasicUNet's six channel counts
+#: (five resolution levels, i.e. four down-sampling steps, plus the last layer).
+PRESET_SPECS: dict[str, dict[str, Any]] = {
+    "demo": {
+        "model": "unet",
+        "preset": "demo",
+        "features": [8, 16, 32, 64, 128, 8],
+        "residual": False,
+        "epochs": 10,
+        "batch_size": 16,
+        "learning_rate": 1e-4,
+        "patience": 3,
+    },
+    "paper": {
+        "model": "unet",
+        "preset": "paper",
+        "features": [64, 128, 256, 512, 1024, 64],
+        "residual": False,
+        "epochs": 20,
+        "batch_size": 16,
+        "learning_rate": 1e-4,
+        "patience": 5,
+    },
+}
+
+#: Spatial sizes must be divisible by this (four 2x down-sampling steps).
+SIZE_MULTIPLE = 16
+
+
+def build_unet(features: Sequence[int], *, in_channels: int = 1) -> torch.nn.Module:
+    """A 2-D ``BasicUNet`` with ``features`` (six channel counts), one output channel.
+
+    >>> tuple(build_unet([4, 4, 8, 8, 16, 4]).eval()(torch.zeros(1, 1, 32, 32)).shape)
+    (1, 1, 32, 32)
+    """
+    if len(features) != 6:
+        raise ValueError(f"U-Net features must list 6 channel counts (5 levels + last layer), got {list(features)}")
+    return BasicUNet(spatial_dims=2, in_channels=in_channels, out_channels=1, features=tuple(int(f) for f in features))
+
+
+def check_pairs(inputs: torch.Tensor, targets: torch.Tensor, *, multiple: int = SIZE_MULTIPLE) -> None:
+    """Raise ``ValueError`` unless inputs/targets are matching ``N x 1 x H x W`` batches.
+
+    >>> check_pairs(torch.zeros(2, 1, 8, 8), torch.zeros(2, 1, 8, 8))
+    Traceback (most recent call last):
+    ...
+    ValueError: image size 8x8 is not divisible by 16 (the U-Net down-samples 4 times); crop or pad the images
+    """
+    for label, batch in (("inputs", inputs), ("targets", targets)):
+        if batch.ndim != 4 or batch.shape[1] != 1:
+            raise ValueError(f"{label} must be N x 1 x H x W, got shape {tuple(batch.shape)}")
+    if inputs.shape != targets.shape:
+        raise ValueError(f"inputs {tuple(inputs.shape)} and targets {tuple(targets.shape)} differ in shape")
+    height, width = inputs.shape[-2:]
+    if height % multiple or width % multiple:
+        raise ValueError(
+            f"image size {height}x{width} is not divisible by {multiple} "
+            f"(the U-Net down-samples {multiple.bit_length() - 1} times); crop or pad the images"
+        )
+
+
+class UNetMethod:
+    """Networks, loss and inference of the U-Net reconstructor."""
+
+    def __init__(self, spec: dict[str, Any]) -> None:
+        self.spec = spec
+        self.network = build_unet(spec["features"])
+        self.network.eval()
+
+    @property
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """Everything saved in a checkpoint, by prefix."""
+        return {"network": self.network}
+
+    @property
+    def trained(self) -> torch.nn.Module:
+        """The module :func:`reconfair.training.fit` optimises."""
+        return self.network
+
+    def forward(self, network: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
+        """Raw (unclamped) network output; ``y +`` the output when ``residual``."""
+        out = network(y)
+        return y + out if self.spec["residual"] else out
+
+    def make_loss(self, seed_parts: Sequence[SeedPart]):  # noqa: ANN201 - returns a LossFn
+        """MSE between the raw output and the clean image."""
+
+        def loss(network: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            return F.mse_loss(self.forward(network, y), x)
+
+        return loss
+
+    def score(self, network: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> float:
+        """Validation score (higher is better): minus the MSE of the clamped output."""
+        return -float(F.mse_loss(self.forward(network, y).clamp(0.0, 1.0), x))
+
+    @torch.no_grad()
+    def reconstruct(self, y: torch.Tensor, *, generator: Generators = None) -> torch.Tensor:
+        """Deterministic: ``generator`` is accepted for the protocol and unused."""
+        self.network.to(y.device).eval()
+        return self.forward(self.network, y).clamp(0.0, 1.0)
