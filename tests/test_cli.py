@@ -71,13 +71,51 @@ def test_evaluate_command_writes_the_metric_tables(tmp_path):
 
     path = _samples_csv(tmp_path)
     result = runner.invoke(app, ["evaluate", str(path), "--out", str(tmp_path / "m"),
-                                 "--attributes", "sex,sex*age_group", "--threshold", "refit", "--min-group-size", "2"])
+                                 "--attributes", "sex,sex*age_group", "--threshold", "refit", "--min-group-size", "2",
+                                 "--bootstrap", "0"])
     assert result.exit_code == 0, result.output
     written = pd.read_csv(tmp_path / "m" / "fairness.csv")
     expected = evaluate(read_samples(path), attributes=["sex", "sex*age_group"], threshold="refit", min_group_size=2)
     columns = ["condition", "attribute", "metric", "value", "value_original", "delta", "n_groups"]
     pd.testing.assert_frame_equal(written[columns], expected.fairness[columns].reset_index(drop=True), check_dtype=False)
     assert set(written["attribute"]) == {"sex", "sex×age_group"}
+    assert "p_adjusted" not in written.columns
+
+
+def test_evaluate_bootstrap_adds_uncertainty_columns(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    from reconfair.engine.table import read_samples
+    from reconfair.metrics.uncertainty import bootstrap_deltas
+
+    path = _samples_csv(tmp_path)
+    args = ["evaluate", str(path), "--attributes", "sex", "--min-group-size", "2", "--bootstrap", "50",
+            "--seed", "7", "--adjust", "bh"]
+    result = runner.invoke(app, [*args, "--out", str(tmp_path / "m")])
+    assert result.exit_code == 0, result.output
+    fairness = pd.read_csv(tmp_path / "m" / "fairness.csv")
+    performance = pd.read_csv(tmp_path / "m" / "performance.csv")
+    for column in ("se", "ci_low", "ci_high", "p_value", "p_adjusted", "n_boot_valid"):
+        assert column in fairness.columns and column in performance.columns
+    noisy = fairness.query("condition == 'noisy' and metric == 'eodd'")
+    assert noisy["n_boot_valid"].eq(50).all() and noisy["ci_low"].notna().all()
+    assert fairness.query("condition == 'original'")["p_value"].isna().all()
+    expected = bootstrap_deltas(read_samples(path), attributes=["sex"], min_group_size=2, n_boot=50, seed=7,
+                                adjust="bh").query("metric == 'eodd'")
+    np.testing.assert_allclose(noisy["p_adjusted"], expected["p_adjusted"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--adjust", "bonferroni"], "--adjust: expected holm or bh, got 'bonferroni'"),
+    ],
+)
+def test_evaluate_bad_bootstrap_option_exits_2(tmp_path, args, message):
+    result = runner.invoke(app, ["evaluate", str(_samples_csv(tmp_path)), "--out", str(tmp_path / "m"),
+                                 "--bootstrap", "20", *args])
+    assert result.exit_code == 2 and message in " ".join(result.output.split()), result.output
 
 
 @pytest.mark.parametrize(
@@ -106,7 +144,7 @@ def test_evaluate_patient_level_collapses_images_per_patient(tmp_path):
     doubled = pd.concat([rows, rows.assign(sample_id=rows["sample_id"] + "-b")])  # two images per patient
     path = tmp_path / "two.csv"
     doubled.to_csv(path, index=False)
-    args = ["--min-group-size", "2", "--attributes", "sex"]
+    args = ["--min-group-size", "2", "--attributes", "sex", "--bootstrap", "0"]
     image = runner.invoke(app, ["evaluate", str(path), "--out", str(tmp_path / "i"), *args])
     patient = runner.invoke(app, ["evaluate", str(path), "--out", str(tmp_path / "p"), "--patient-level", *args])
     assert image.exit_code == 0 and patient.exit_code == 0, patient.output

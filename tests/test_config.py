@@ -34,6 +34,13 @@ def test_config_is_frozen():
         config.seed = 3
 
 
+def test_evaluation_bootstrap_defaults():
+    evaluation = parse_config(_minimal()).evaluation
+    assert (evaluation.bootstrap, evaluation.adjust) == (1000, "holm")
+    custom = parse_config({**_minimal(), "evaluation": {"bootstrap": 0, "adjust": "bh"}}).evaluation
+    assert (custom.bootstrap, custom.adjust) == (0, "bh")
+
+
 def test_shipped_demo_yaml_equals_the_demo_command():
     assert load_config(REPO / "configs" / "demo.yaml") == demo_config()
 
@@ -57,6 +64,8 @@ def test_shipped_demo_yaml_equals_the_demo_command():
         (_minimal(effects={"sex": {"F": {"contrst": 0.5}}}), "unknown key 'contrst'; allowed keys: contrast, prevalence, size"),
         (_minimal(tasks=[{"kind": "segmentation"}]), "synthetic-chest has no segmentation masks"),
         ({**_minimal(), "device": "tpu"}, "expected 'auto', 'cpu', 'cuda'"),
+        ({**_minimal(), "evaluation": {"bootstrap": -1}}, "evaluation.bootstrap"),
+        ({**_minimal(), "evaluation": {"adjust": "bonferroni"}}, "evaluation.adjust"),
     ],
 )
 def test_bad_configs_name_the_field(data, expected):

@@ -75,11 +75,17 @@ def evaluate(
     patient_level: bool = typer.Option(
         False, "--patient-level", help="One row per patient first: median score, mean Dice."
     ),
+    bootstrap: int = typer.Option(
+        1000, "--bootstrap", min=0, help="Paired patient-bootstrap resamples for SE/CI/p of each delta; 0 = skip."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
+    adjust: str = typer.Option("holm", "--adjust", help="Multiple-testing correction: holm or bh."),
 ) -> None:
     """Compute the metrics of a per-sample table made anywhere (no predictions are recomputed)."""
     from reconfair.engine.table import read_samples
     from reconfair.metrics.aggregate import aggregate_patients
     from reconfair.metrics.evaluate import evaluate as evaluate_table
+    from reconfair.metrics.uncertainty import attach_uncertainty, bootstrap_deltas
 
     policy: str | float = threshold
     if threshold not in ("fixed-validation", "refit"):
@@ -87,12 +93,18 @@ def evaluate(
             policy = float(threshold)
         except ValueError:
             _fail(f"--threshold: expected fixed-validation, refit or a number in [0, 1], got {threshold!r}")
+    if adjust not in ("holm", "bh"):
+        _fail(f"--adjust: expected holm or bh, got {adjust!r}")
     try:
         table = read_samples(samples)
         if patient_level:
             table = aggregate_patients(table)
         names = [a.strip() for a in attributes.split(",") if a.strip()]
         tables = evaluate_table(table, attributes=names, min_group_size=min_group_size, split=split, threshold=policy)
+        if bootstrap > 0:
+            boot = bootstrap_deltas(table, attributes=names, min_group_size=min_group_size, split=split,
+                                    threshold=policy, n_boot=bootstrap, seed=seed, adjust=adjust)
+            tables = attach_uncertainty(tables, boot)
     except ValueError as error:
         _fail(f"{samples}: {error}")
     folder = tables.to_csv(out)

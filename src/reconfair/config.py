@@ -184,6 +184,10 @@ class EvaluationConfig(_Frozen):
     min_group_size: int = Field(10, ge=1)
     threshold: Literal["fixed-validation", "refit"] | float = "fixed-validation"
     patient_level: bool = False
+    bootstrap: int = Field(1000, ge=0)
+    """Paired patient-bootstrap resamples for SE, CI and p-values of every delta (0: skip)."""
+    adjust: Literal["holm", "bh"] = "holm"
+    """Multiple-testing correction across the family of bootstrap tests."""
 
     @field_validator("threshold")
     @classmethod

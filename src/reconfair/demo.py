@@ -46,7 +46,7 @@ def demo_config(*, quick: bool = False) -> StudyConfig:
                     ],
                 },
             ],
-            "evaluation": {"split": "test", "min_group_size": 10},
+            "evaluation": {"split": "test", "min_group_size": 10, "bootstrap": 1000},
         },
         source="demo",
     )

@@ -33,7 +33,7 @@ TINY = {
             "tasks": [{"kind": "classification", "model": {"epochs": 1}}, {"kind": "segmentation", "model": {"epochs": 1}}],
         },
     ],
-    "evaluation": {"min_group_size": 2},
+    "evaluation": {"min_group_size": 2, "bootstrap": 50},
 }
 
 
@@ -110,3 +110,20 @@ def test_fairness_table_reports_bias_change_against_original(two_runs):
     assert not rows.empty
     finite = rows.dropna(subset=["value", "value_original"])
     np.testing.assert_allclose(finite["delta"], finite["value"] - finite["value_original"], rtol=0, atol=1e-12)
+
+
+def test_fairness_table_has_bootstrap_uncertainty(two_runs):
+    fairness = pd.read_csv(two_runs[0] / "metrics" / "fairness.csv")
+    recon = fairness[(fairness["condition"] != "original") & fairness["metric"].isin(["eodd", "eop", "dp"])]
+    chest = recon[recon["dataset"] == "synthetic-chest"]
+    assert chest["n_boot_valid"].gt(0).any()
+    finite = recon.dropna(subset=["ci_low", "ci_high", "delta"])
+    assert not finite.empty
+    assert ((finite["ci_low"] <= finite["delta"] + 1e-12) & (finite["delta"] <= finite["ci_high"] + 1e-12)).all()
+    tested = fairness.dropna(subset=["p_value"])
+    assert (tested["p_adjusted"] >= tested["p_value"]).all()
+    assert fairness.loc[fairness["condition"] == "original", "p_value"].isna().all()
+    assert fairness.loc[fairness["task"] == "segmentation", "se"].isna().all()
+    # the bootstrap seed is the study seed: the second run is identical
+    again = pd.read_csv(two_runs[1] / "metrics" / "fairness.csv")
+    pd.testing.assert_frame_equal(fairness, again)

@@ -27,6 +27,7 @@ from reconfair.engine.inference import infer_condition
 from reconfair.engine.table import canonical, write_samples
 from reconfair.metrics.aggregate import aggregate_patients
 from reconfair.metrics.evaluate import EvaluationTables, evaluate
+from reconfair.metrics.uncertainty import attach_uncertainty, bootstrap_deltas
 from reconfair.progress import console, progress_bar
 from reconfair.report.figures import plot_quality_and_task
 from reconfair.report.summary import summary_frame, write_summary
@@ -72,6 +73,18 @@ def run_study(config: StudyConfig, out_dir: str | Path, *, progress: bool = True
         split=config.evaluation.split,
         threshold=config.evaluation.threshold,
     )
+    if config.evaluation.bootstrap > 0:
+        boot = bootstrap_deltas(
+            evaluated_rows,
+            attributes=config.attributes,
+            min_group_size=config.evaluation.min_group_size,
+            split=config.evaluation.split,
+            threshold=config.evaluation.threshold,
+            n_boot=config.evaluation.bootstrap,
+            seed=config.seed,
+            adjust=config.evaluation.adjust,
+        )
+        tables = attach_uncertainty(tables, boot)
     tables.to_csv(out / "metrics")
     for dataset_config in config.datasets:
         plot_quality_and_task(tables.performance, dataset=dataset_config.name, out_dir=out / "figures")

@@ -10,7 +10,9 @@ Layers (DESIGN sections 6 and 7.4), each built on the one below:
    :class:`FairnessResult`: :func:`eodd`, :func:`eodd_max`, :func:`eop`,
    :func:`dp`, :func:`auroc_gap`, :func:`worst_group_auroc`,
    :func:`delta_dice`, :func:`ser`;
-4. :func:`evaluate`: the per-sample table to ``metrics/*.csv``.
+4. :func:`evaluate`: the per-sample table to ``metrics/*.csv``;
+   :func:`bootstrap_deltas` and :func:`attach_uncertainty` add the paired
+   patient-bootstrap SE, 95% CI and (adjusted) p-value of every delta.
 
 Examples
 --------
@@ -39,6 +41,7 @@ from reconfair.metrics.groups import classification_groups, group_codes, segment
 from reconfair.metrics.image import nrmse, psnr, ssim
 from reconfair.metrics.task import auroc, binarize, dice, grouped_auroc
 from reconfair.metrics.threshold import equal_error_threshold
+from reconfair.metrics.uncertainty import attach_uncertainty, bootstrap_deltas
 
 __all__ = [
     "psnr",
@@ -66,4 +69,6 @@ __all__ = [
     "evaluate",
     "EvaluationTables",
     "ORIGINAL",
+    "bootstrap_deltas",
+    "attach_uncertainty",
 ]

@@ -37,17 +37,28 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-import torch
 from numpy.typing import ArrayLike
 
+from reconfair.metrics.bootstrap_kernels import (
+    _EXACT_FLOAT32,
+    _auroc_plan,
+    _AurocPlan,
+    _fairness,
+    _pad,
+    _plan_auroc,
+    _rates,
+    _spread,
+    patient_weights,
+    weighted_auroc,
+    weighted_group_rates,
+)
 from reconfair.metrics.groups import group_codes
 from reconfair.metrics.task import as_labels, as_scores
-from reconfair.seeding import numpy_generator
 
 __all__ = [
     "BootstrapResult",
@@ -70,8 +81,6 @@ GROUP_AUROC_METRICS = ("auroc_gap", "worst_group_auroc")
 """Ranking-based fairness metrics (per-group AUROC; optional, costs one AUROC pass per attribute)."""
 RESULT_COLUMNS = ("estimate_original", "estimate", "delta", "se", "ci_low", "ci_high", "p_value",
                   "n_boot_valid")
-_TORCH_CUMSUM_MIN = 2**20  # elements
-_EXACT_FLOAT32 = 2**24  # float32 holds every integer count below this exactly
 
 
 @dataclass(frozen=True)
@@ -128,197 +137,6 @@ def summarize_delta(replicates_original: ArrayLike, replicates: ArrayLike, estim
                            p_value, int(deltas.size))
 
 
-def patient_weights(n_patients: int, *, n_boot: int = 1000, seed: int = 0,
-                    chunk_size: int = 100) -> Iterator[np.ndarray]:
-    """Bootstrap weights of patients, in chunks of resamples.
-
-    Row ``b`` counts how often each patient is drawn in ``n_patients`` uniform
-    draws with replacement (a Multinomial(P, 1/P) vector).  The generator is
-    ``numpy_generator(seed, "bootstrap")``; global RNG state is not touched.
-
-    Yields
-    ------
-    numpy.ndarray
-        float32, shape ``(min(chunk_size, remaining), n_patients)``.
-
-    Examples
-    --------
-    >>> chunks = list(patient_weights(4, n_boot=3, seed=1, chunk_size=2))
-    >>> [c.shape for c in chunks], [c.sum(axis=1).tolist() for c in chunks]
-    ([(2, 4), (1, 4)], [[4.0, 4.0], [4.0]])
-    """
-    for name, value in (("n_patients", n_patients), ("n_boot", n_boot), ("chunk_size", chunk_size)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    rng = numpy_generator(seed, "bootstrap")
-    for start in range(0, n_boot, chunk_size):
-        b = min(chunk_size, n_boot - start)
-        draws = rng.integers(0, n_patients, size=(b, n_patients), dtype=np.int64)
-        draws += (np.arange(b, dtype=np.int64) * n_patients)[:, None]
-        counts = np.bincount(draws.reshape(-1), minlength=b * n_patients)
-        yield counts.reshape(b, n_patients).astype(np.float32)
-
-
-def _rates(n_pos: np.ndarray, n_neg: np.ndarray, tp: np.ndarray, fp: np.ndarray,
-           min_group_size: int) -> dict[str, np.ndarray]:
-    """TPR, FPR and selection rate from (resamples x groups) counts; NaN where excluded."""
-    size_ok = (n_pos + n_neg) >= min_group_size
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return {
-            "tpr": np.where(size_ok & (n_pos > 0), tp / n_pos, np.nan),
-            "fpr": np.where(size_ok & (n_neg > 0), fp / n_neg, np.nan),
-            "selection_rate": np.where(size_ok, (tp + fp) / (n_pos + n_neg), np.nan),
-        }
-
-
-def _spread(values: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """max - min over usable groups per row; NaN with fewer than two usable."""
-    high = np.where(usable, values, -np.inf).max(axis=1)
-    low = np.where(usable, values, np.inf).min(axis=1)
-    return np.where(usable.sum(axis=1) >= 2, high - low, np.nan)
-
-
-def _fairness(rates: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """EODD, EODD_max, EOP and DP per row, with the rules of fairness.py."""
-    tpr_ok, fpr_ok = ~np.isnan(rates["tpr"]), ~np.isnan(rates["fpr"])
-    both = tpr_ok & fpr_ok
-    d_tpr, d_fpr = _spread(rates["tpr"], both), _spread(rates["fpr"], both)
-    return {
-        "eodd": 0.5 * (d_tpr + d_fpr),
-        "eodd_max": np.maximum(d_tpr, d_fpr),
-        "eop": _spread(rates["tpr"], tpr_ok),
-        "dp": _spread(rates["selection_rate"], ~np.isnan(rates["selection_rate"])),
-    }
-
-
-def weighted_group_rates(weights: ArrayLike, y_true: ArrayLike, y_pred: ArrayLike, groups: ArrayLike, *,
-                         min_group_size: int = 1) -> dict[str, np.ndarray]:
-    """Weighted confusion counts and rates per group, for many weight vectors at once.
-
-    Parameters
-    ----------
-    weights : array_like
-        ``(n_weightings, n_samples)`` non-negative sample weights (e.g.
-        bootstrap multiplicities); a 1-D vector is one weighting.
-    y_true : array_like
-        Labels 0, 1 or NaN (NaN samples are ignored).
-    y_pred : array_like
-        Predicted positive (bool or 0/1).
-    groups : array_like
-        Group of each sample; columns follow the sorted group values.
-    min_group_size : int, default 1
-        Weighted group size below which rates are NaN.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        ``n_pos, n_neg, tp, fp, tpr, fpr, selection_rate``, each
-        ``(n_weightings, n_groups)``, float64.
-
-    Examples
-    --------
-    >>> r = weighted_group_rates([[1, 2, 1, 1]], [1, 0, 1, 0], [1, 1, 0, 0], ["a", "a", "b", "b"])
-    >>> r["fpr"].tolist(), r["selection_rate"].tolist()
-    ([[1.0, 0.0]], [[1.0, 0.0]])
-    """
-    labels = as_labels(y_true)
-    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    pred = np.asarray(y_pred).reshape(-1).astype(bool)
-    _, codes = group_codes(groups)
-    if not (w.shape[1] == pred.size == codes.size == labels.size):
-        raise ValueError(f"weights has {w.shape[1]} columns, y_pred {pred.size}, groups {codes.size} and "
-                         f"y_true {labels.size} values; they must all equal the number of samples")
-    k = int(codes.max()) + 1 if codes.size else 0
-    onehot = np.eye(k)[codes]
-    pos, neg = labels == 1, labels == 0
-    counts = [w @ (onehot * ind[:, None]) for ind in (pos, neg, pos & pred, neg & pred)]
-    return {"n_pos": counts[0], "n_neg": counts[1], "tp": counts[2], "fp": counts[3],
-            **_rates(*counts, int(min_group_size))}
-
-
-@dataclass(frozen=True)
-class _AurocPlan:
-    """Precomputed sort of one label/condition, per group (one group for overall AUROC)."""
-
-    neg_patient: list[np.ndarray]  # 0, then 1 + patient index of each negative, sorted by score
-    pos_patient: list[np.ndarray]  # 1 + patient index of each positive
-    left: list[np.ndarray]  # insertion of each positive's score among the sorted negatives
-    right: list[np.ndarray]
-
-
-def _auroc_plan(labels: np.ndarray, scores: np.ndarray, codes: np.ndarray, n_groups: int,
-                patients: np.ndarray) -> _AurocPlan:
-    plan = _AurocPlan([], [], [], [])
-    order = np.argsort(scores, kind="stable")  # the one sort per label and condition
-    for g in range(n_groups):
-        ordered = order[codes[order] == g]
-        neg = ordered[labels[ordered] == 0]
-        pos = np.flatnonzero((labels == 1) & (codes == g))
-        neg_scores = scores[neg]
-        plan.neg_patient.append(np.r_[0, patients[neg] + 1])  # 0: the zero-weight sentinel
-        plan.pos_patient.append(patients[pos] + 1)
-        plan.left.append(np.searchsorted(neg_scores, scores[pos], side="left"))
-        plan.right.append(np.searchsorted(neg_scores, scores[pos], side="right"))
-    return plan
-
-
-def _pad(weights: np.ndarray) -> np.ndarray:
-    """Weights with a leading zero column: index 0 is the plans' "no sample" sentinel."""
-    return np.concatenate([np.zeros((weights.shape[0], 1), dtype=weights.dtype), weights], axis=1)
-
-
-def _plan_auroc(plan: _AurocPlan, padded: np.ndarray) -> np.ndarray:
-    """AUROC per resample and group; ``padded`` is ``_pad(resamples x patients weights)``."""
-    out = np.full((padded.shape[0], len(plan.left)), np.nan)
-    for g, (neg_p, pos_p, left, right) in enumerate(zip(plan.neg_patient, plan.pos_patient, plan.left,
-                                                        plan.right)):
-        if neg_p.size == 1 or pos_p.size == 0:
-            continue
-        # cum[:, k]: weight of the k lowest-scored negatives (neg_p[0] is the zero sentinel);
-        # torch's cumsum is ~2x faster on large arrays, numpy's has no thread start-up cost
-        gathered = np.take(padded, neg_p, axis=1)
-        if gathered.size >= _TORCH_CUMSUM_MIN:
-            cum = torch.cumsum(torch.from_numpy(gathered), dim=1).numpy()
-        else:
-            cum = np.cumsum(gathered, axis=1)
-        w_pos = np.take(padded, pos_p, axis=1)
-        total_neg = cum[:, -1].astype(np.float64)
-        # integer weights: float32 stays exact while 2 x total negative weight x max weight < 2^24
-        exact = padded.dtype == np.float64 or 2.0 * total_neg.max() * w_pos.max() < _EXACT_FLOAT32
-        dtype = padded.dtype if exact else np.float64
-        # twice the credit of each positive: negatives below count 2, tied ones 1
-        credit = np.take(cum, left, axis=1).astype(dtype, copy=False)
-        if np.array_equal(left, right):  # no positive ties with a negative
-            credit = credit * 2
-        else:
-            credit = credit + np.take(cum, right, axis=1)
-        wins = 0.5 * np.sum(w_pos.astype(dtype, copy=False) * credit, axis=1, dtype=np.float64)
-        total = w_pos.sum(axis=1, dtype=np.float64) * total_neg
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out[:, g] = np.where(total > 0, wins / total, np.nan)
-    return out
-
-
-def weighted_auroc(y_true: ArrayLike, y_score: ArrayLike, weights: ArrayLike) -> np.ndarray:
-    """AUROC for each row of sample weights, with one sort (ties count one half).
-
-    Equals ``sklearn.metrics.roc_auc_score(y_true, y_score, sample_weight=w)``
-    (and the AUROC of the data repeated ``w`` times for integer ``w``).
-
-    >>> weighted_auroc([0, 1, 0, 1], [0.1, 0.5, 0.5, 0.9], [[1, 1, 1, 1], [0, 1, 1, 0]]).tolist()
-    [0.875, 0.5]
-    """
-    labels = as_labels(y_true)
-    labelled = ~np.isnan(labels)
-    scores = as_scores(y_score, labelled)
-    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-    if w.shape[1] != labels.size:
-        raise ValueError(f"weights has {w.shape[1]} columns but y_true has {labels.size} values")
-    keep = np.flatnonzero(labelled)
-    plan = _auroc_plan(labels[keep], scores[keep], np.zeros(keep.size, dtype=np.int64), 1, keep)
-    return _plan_auroc(plan, _pad(w))[:, 0]
-
-
 @dataclass(frozen=True)
 class PairedReplicates:
     """Full-data estimates and bootstrap replicates of every statistic.
@@ -342,11 +160,20 @@ def _as_matrix(values: ArrayLike, name: str, shape: tuple[int, ...] | None) -> n
     return array
 
 
+def _thresholds(threshold: float | ArrayLike | None, name: str, n_targets: int) -> np.ndarray:
+    values = np.asarray(0.5 if threshold is None else threshold, np.float64).reshape(-1)
+    if values.size not in (1, n_targets) or not np.isfinite(values).all():
+        raise ValueError(f"{name} must be one finite number or one per target ({n_targets}), "
+                         f"got {values.size} values")
+    return np.broadcast_to(values, (n_targets,))
+
+
 def paired_replicates(
     y_true: ArrayLike, score_original: ArrayLike, score_recon: ArrayLike, patient_ids: ArrayLike, *,
     groups: Mapping[str, ArrayLike], threshold: float | ArrayLike | None = None,
-    targets: Sequence[str] | None = None, n_boot: int = 1000, seed: int = 0, min_group_size: int = 10,
-    group_auroc: bool = False, chunk_size: int = 100,
+    threshold_recon: float | ArrayLike | None = None, targets: Sequence[str] | None = None,
+    n_boot: int = 1000, seed: int = 0, min_group_size: int = 10, group_auroc: bool = False,
+    chunk_size: int = 100,
 ) -> PairedReplicates:
     """Estimates and paired bootstrap replicates; see :func:`paired_bootstrap` for the arguments."""
     labels = _as_matrix(y_true, "y_true", None)
@@ -376,11 +203,8 @@ def paired_replicates(
             raise ValueError(f"groups[{a!r}] has {codes.size} values but y_true has {n} rows")
     if attrs and threshold is None:
         raise ValueError("threshold is required when groups are given (TPR/FPR need a decision rule)")
-    thresholds = np.asarray(0.5 if threshold is None else threshold, np.float64).reshape(-1)
-    if thresholds.size not in (1, n_targets) or not np.isfinite(thresholds).all():
-        raise ValueError(f"threshold must be one finite number or one per target ({n_targets}), "
-                         f"got {thresholds.size} values")
-    thresholds = np.broadcast_to(thresholds, (n_targets,))
+    cuts = [_thresholds(threshold, "threshold", n_targets),
+            _thresholds(threshold if threshold_recon is None else threshold_recon, "threshold_recon", n_targets)]
     if int(min_group_size) != min_group_size or min_group_size < 1:
         raise ValueError(f"min_group_size must be a positive integer, got {min_group_size!r}")
     dtype = np.float32 if n < _EXACT_FLOAT32 else np.float64
@@ -391,7 +215,7 @@ def paired_replicates(
     for t in range(n_targets):
         y = labels[:, t]
         pos, neg = y == 1, y == 0
-        preds = [s[:, t] >= thresholds[t] for s in scores]
+        preds = [s[:, t] >= cut[t] for s, cut in zip(scores, cuts)]
         indicators = [pos, neg, pos & preds[0], neg & preds[0], pos & preds[1], neg & preds[1]]
         keep = np.flatnonzero(~np.isnan(y))
         zero = np.zeros(keep.size, dtype=np.int64)
@@ -460,8 +284,9 @@ def paired_replicates(
 def paired_bootstrap(
     y_true: ArrayLike, score_original: ArrayLike, score_recon: ArrayLike, patient_ids: ArrayLike, *,
     groups: Mapping[str, ArrayLike], threshold: float | ArrayLike | None = None,
-    targets: Sequence[str] | None = None, n_boot: int = 1000, seed: int = 0, min_group_size: int = 10,
-    group_auroc: bool = False, chunk_size: int = 100,
+    threshold_recon: float | ArrayLike | None = None, targets: Sequence[str] | None = None,
+    n_boot: int = 1000, seed: int = 0, min_group_size: int = 10, group_auroc: bool = False,
+    chunk_size: int = 100,
 ) -> pd.DataFrame:
     """Paired patient bootstrap of AUROC and fairness deltas for many targets and attributes.
 
@@ -478,6 +303,9 @@ def paired_bootstrap(
         Attribute name -> group of each sample (may be empty: AUROC only).
     threshold : float or array_like, optional
         Decision threshold (per target); required when ``groups`` is not empty.
+    threshold_recon : float or array_like, optional
+        Threshold of the reconstructed condition when it differs (a threshold
+        refitted per condition); default ``threshold``.
     targets : sequence of str, optional
         Target names (default ``"0", "1", ...``).
     n_boot : int, default 1000
@@ -508,7 +336,8 @@ def paired_bootstrap(
     [['', 'auroc', 20], ['sex', 'eodd', 20]]
     """
     reps = paired_replicates(y_true, score_original, score_recon, patient_ids, groups=groups,
-                             threshold=threshold, targets=targets, n_boot=n_boot, seed=seed,
+                             threshold=threshold, threshold_recon=threshold_recon, targets=targets,
+                             n_boot=n_boot, seed=seed,
                              min_group_size=min_group_size, group_auroc=group_auroc, chunk_size=chunk_size)
     rows = []
     for key, estimate, replicate in zip(reps.keys, reps.estimates, reps.replicates):

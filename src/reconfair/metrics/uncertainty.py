@@ -1,0 +1,253 @@
+"""Bootstrap uncertainty of every reconstructed-minus-original delta (DESIGN section 6).
+
+:func:`bootstrap_deltas` runs :func:`reconfair.metrics.bootstrap.paired_bootstrap`
+on the per-sample table: for every classification run ``(dataset, task[,
+mitigation][, seed])`` and every condition other than ``"original"``, the
+paired patient bootstrap of ``metric(condition) - metric(original)`` for the
+AUROC of each target and each fairness metric of each target x attribute.
+The decision threshold follows :func:`reconfair.metrics.evaluate.evaluate`'s
+threshold policy (fixed-validation, refit or a number; with refit the
+original and the reconstructed condition each use their own threshold), so
+the deltas equal the point estimates.  P-values are adjusted (Holm or Benjamini-Hochberg) across
+the whole family of tests in the returned table.
+
+:func:`attach_uncertainty` merges ``se, ci_low, ci_high, p_value, p_adjusted,
+n_boot_valid`` into the fairness table and into the AUROC rows of the
+performance table of :class:`~reconfair.metrics.evaluate.EvaluationTables`.
+
+Examples
+--------
+>>> import numpy as np, pandas as pd
+>>> rng = np.random.default_rng(0)
+>>> y = rng.integers(0, 2, 120).astype(float)
+>>> clean = 0.5 * y + 0.5 * rng.random(120)
+>>> rows = []
+>>> for condition, score in (("original", clean), ("noisy", 0.5 * clean + 0.5 * rng.random(120))):
+...     rows.append(pd.DataFrame({"sample_id": np.arange(120), "y_true": y, "y_score": score,
+...                               "condition": condition, "attr_sex": np.tile(["F", "M"], 60),
+...                               "split": np.where(np.arange(120) < 40, "val", "test")}))
+>>> samples = pd.concat(rows).assign(dataset="toy", task="classification", target="nodule")
+>>> boot = bootstrap_deltas(samples, attributes=["sex"], n_boot=50)
+>>> boot[["condition", "attribute", "metric", "n_boot_valid"]].values.tolist()[:2]
+[['noisy', '', 'auroc', 50], ['noisy', 'sex', 'eodd', 50]]
+>>> bool((boot["p_adjusted"] >= boot["p_value"]).all())
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reconfair.metrics.bootstrap import RESULT_COLUMNS, paired_bootstrap
+from reconfair.metrics.evaluate import (
+    CONDITION_OPTIONAL,
+    ORIGINAL,
+    RUN_OPTIONAL,
+    EvaluationTables,
+    _attribute_columns,
+    _attribute_values,
+    _check_schema,
+    _check_threshold_policy,
+    _describe,
+    _fit_thresholds,
+)
+from reconfair.metrics.multiple_testing import adjust_p_values
+
+__all__ = ["bootstrap_deltas", "attach_uncertainty", "UNCERTAINTY_COLUMNS", "ADJUST_METHODS"]
+
+UNCERTAINTY_COLUMNS = ("se", "ci_low", "ci_high", "p_value", "p_adjusted", "n_boot_valid")
+"""Columns :func:`attach_uncertainty` adds to the fairness and performance tables."""
+ADJUST_METHODS = ("holm", "bh")
+PATIENT_COLUMN = "patient_id"
+
+
+def _wide(part: pd.DataFrame, targets: list[Any]) -> pd.DataFrame:
+    return part.pivot(index="sample_id", columns="target", values=["y_true", "y_score"]).reindex(
+        columns=pd.MultiIndex.from_product([["y_true", "y_score"], targets]))
+
+
+def _per_sample(original: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """One row per sample_id of the per-sample columns (patient, attributes); must not vary by target."""
+    table = original[["sample_id", *columns]].drop_duplicates()
+    if table["sample_id"].duplicated().any():
+        culprit = table.loc[table["sample_id"].duplicated(), "sample_id"].iloc[0]
+        raise ValueError(f"sample_id {culprit!r} has different values of {columns} across its rows; "
+                         "patient and attribute columns must be constant per sample")
+    return table.set_index("sample_id")
+
+
+def _bootstrap_condition(original: pd.DataFrame, part: pd.DataFrame, thresholds: tuple[np.ndarray, np.ndarray],
+                         targets: list[Any],
+                         attribute_columns: dict[str, str], patient: str, options: dict[str, Any]
+                         ) -> tuple[pd.DataFrame, int, int]:
+    """The paired bootstrap of one condition against the original rows of its run."""
+    left, right = _wide(original, targets), _wide(part, targets)
+    common = left.index.intersection(right.index).sort_values()
+    dropped = len(left.index.union(right.index)) - len(common)
+    left, right = left.loc[common], right.loc[common]
+    y_left, y_right = left["y_true"].to_numpy(np.float64), right["y_true"].to_numpy(np.float64)
+    differ = ~np.isnan(y_left) & ~np.isnan(y_right) & (y_left != y_right)
+    if differ.any():
+        row, col = np.argwhere(differ)[0]
+        raise ValueError(f"sample_id {common[row]!r}, target {targets[col]!r}: y_true differs between the "
+                         f"original ({y_left[row, col]}) and this condition ({y_right[row, col]})")
+    # a (sample, target) pair missing on either side is left out (label NaN)
+    labels = np.where(np.isnan(y_right), np.nan, y_left)
+    columns = list(dict.fromkeys(c for col in attribute_columns.values() for c in col.split("×")))
+    meta = _per_sample(original, [*([patient] if patient != "sample_id" else []), *columns]).loc[common]
+    patients = meta[patient].to_numpy() if patient != "sample_id" else common.to_numpy()
+    groups = {a: _attribute_values(meta, column).to_numpy() for a, column in attribute_columns.items()}
+    table = paired_bootstrap(labels, left["y_score"].to_numpy(np.float64), right["y_score"].to_numpy(np.float64),
+                             patients, groups=groups, threshold=thresholds[0], threshold_recon=thresholds[1],
+                             targets=[str(t) for t in targets], **options)
+    return table, len(common), dropped
+
+
+def bootstrap_deltas(
+    samples: pd.DataFrame,
+    *,
+    attributes: Sequence[str],
+    min_group_size: int = 10,
+    split: str = "test",
+    threshold: str | float = "fixed-validation",
+    n_boot: int = 1000,
+    seed: int = 0,
+    adjust: str = "holm",
+    group_auroc: bool = False,
+) -> pd.DataFrame:
+    """Paired patient bootstrap of every AUROC and fairness delta of the classification runs.
+
+    Parameters
+    ----------
+    samples : pandas.DataFrame
+        The per-sample table of :func:`~reconfair.metrics.evaluate.evaluate`;
+        the resampling unit is ``patient_id`` when present, else ``sample_id``.
+        Each condition is paired with the original rows of its run by
+        ``sample_id`` (and target); unpaired samples are left out and counted.
+    attributes, min_group_size, split
+        As in :func:`~reconfair.metrics.evaluate.evaluate`.
+    threshold : {"fixed-validation", "refit"} or float, default "fixed-validation"
+        The decision threshold policy of evaluate; thresholds are fitted once
+        on the full val rows and held fixed across resamples.
+    n_boot : int, default 1000
+        Resamples per condition.
+    seed : int, default 0
+        Bootstrap seed (the same draw for every condition of a run).
+    adjust : {"holm", "bh"}, default "holm"
+        Multiple-testing correction over every test in the returned table.
+    group_auroc : bool, default False
+        Also bootstrap ``auroc_gap`` and ``worst_group_auroc``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run x condition x target x (attribute, metric) (attribute
+        ``""`` for AUROC): the run and condition columns, ``target, attribute,
+        metric``, the bootstrap summary (``estimate_original, estimate, delta,
+        se, ci_low, ci_high, p_value, n_boot_valid``), ``p_adjusted``,
+        ``n_paired`` (samples paired) and ``reason`` (dropped samples).
+
+    Raises
+    ------
+    ValueError
+        An unknown ``adjust``, a schema or attribute
+        error (as in evaluate), a run without original rows, or labels that
+        differ between the original and a condition.
+    """
+    _check_schema(samples)
+    policy = _check_threshold_policy(threshold)
+    if adjust not in ADJUST_METHODS:
+        raise ValueError(f"adjust must be one of {ADJUST_METHODS}, got {adjust!r}")
+    attribute_columns = _attribute_columns(samples, attributes)
+    optional = [c for c in RUN_OPTIONAL if c in samples.columns]
+    run_keys = ["dataset", "task", *optional]
+    target_keys = ["dataset", "task", "target", *optional]
+    condition_keys = ["condition", *(c for c in CONDITION_OPTIONAL if c in samples.columns)]
+    patient = PATIENT_COLUMN if PATIENT_COLUMN in samples.columns else "sample_id"
+    head = [*run_keys, *condition_keys, "target", "attribute", "metric"]
+    columns = [*head, *RESULT_COLUMNS, "p_adjusted", "n_paired", "reason"]
+    classification = samples.loc[samples["task"] == "classification"]
+    data = classification.loc[classification["split"] == split]
+    if data.empty:
+        return pd.DataFrame(columns=columns)
+    for column in [*target_keys, "condition"]:
+        if data[column].isna().any():
+            raise ValueError(f"column {column!r} has {int(data[column].isna().sum())} missing values")
+
+    def cuts(keys: dict[str, Any], targets: list[Any], condition: str) -> np.ndarray:
+        """Threshold per target of one run and condition, by the policy of evaluate."""
+        if not isinstance(policy, str):
+            return np.full(len(targets), policy)
+        fitted = _fit_thresholds(classification, target_keys, [
+            tuple(keys[k] if k != "target" else t for k in target_keys) for t in targets], condition=condition)
+        return np.array(list(fitted.values()))
+    options = {"n_boot": n_boot, "seed": seed, "min_group_size": min_group_size, "group_auroc": group_auroc}
+    frames = []
+    for key, run in data.groupby(run_keys, sort=True):
+        keys = dict(zip(run_keys, key))
+        original = run.loc[run["condition"] == ORIGINAL]
+        if original.empty:
+            raise ValueError(f"no rows with split == {split!r} and condition == {ORIGINAL!r} for "
+                             f"{_describe(keys)}; every condition is compared with the original images")
+        targets = sorted(run["target"].unique())
+        original_cuts = cuts(keys, targets, ORIGINAL)
+        for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
+            ident = {**keys, **dict(zip(condition_keys, condition if isinstance(condition, tuple) else (condition,)))}
+            if ident["condition"] == ORIGINAL:
+                continue
+            try:
+                recon_cuts = cuts(keys, targets, ident["condition"]) if policy == "refit" else original_cuts
+                table, n_paired, dropped = _bootstrap_condition(original, part, (original_cuts, recon_cuts),
+                                                                targets, attribute_columns, patient, options)
+            except ValueError as err:
+                raise ValueError(f"{_describe(ident)}: {err}") from err
+            table["target"] = table["target"].map(dict(zip(map(str, targets), targets)))
+            frames.append(table.assign(**ident, n_paired=n_paired,
+                                       reason=f"dropped {dropped} unpaired samples" if dropped else ""))
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(frames, ignore_index=True)
+    out["p_adjusted"] = adjust_p_values(out["p_value"].to_numpy(np.float64), method=adjust)
+    return out[columns]
+
+
+def attach_uncertainty(tables: EvaluationTables, boot: pd.DataFrame) -> EvaluationTables:
+    """Add ``se, ci_low, ci_high, p_value, p_adjusted, n_boot_valid`` to fairness and AUROC performance rows.
+
+    Rows are matched on the run and condition columns, ``target``,
+    ``attribute`` and ``metric``; rows without a bootstrap (the original
+    condition, segmentation, metrics not bootstrapped) get NaN.
+
+    >>> empty = pd.DataFrame(columns=["dataset", "task", "target", "condition", "attribute", "metric"])
+    >>> tables = EvaluationTables(empty.drop(columns="attribute"), empty, empty)
+    >>> boot = empty.reindex(columns=[*empty.columns, *UNCERTAINTY_COLUMNS])
+    >>> list(attach_uncertainty(tables, boot).fairness.columns)[-6:]
+    ['se', 'ci_low', 'ci_high', 'p_value', 'p_adjusted', 'n_boot_valid']
+    """
+    missing = [c for c in ("target", "attribute", "metric", *UNCERTAINTY_COLUMNS) if c not in boot.columns]
+    if missing:
+        raise ValueError(f"boot lacks column(s) {missing}; pass the output of bootstrap_deltas")
+    frames = {}
+    for name in ("fairness", "performance"):
+        table = getattr(tables, name).drop(columns=[c for c in UNCERTAINTY_COLUMNS
+                                                    if c in getattr(tables, name).columns])
+        keys = [c for c in boot.columns if c in table.columns and c not in UNCERTAINTY_COLUMNS
+                and c not in ("estimate_original", "estimate", "delta", "reason")]
+        part = boot if name == "fairness" else boot.loc[boot["attribute"] == ""].drop(columns="attribute")
+        if name == "performance":
+            keys = [k for k in keys if k != "attribute"]
+        extra = part[[*keys, *UNCERTAINTY_COLUMNS]]
+        if extra.empty:
+            frames[name] = table.assign(**{c: np.nan for c in UNCERTAINTY_COLUMNS})
+            frames[name]["n_boot_valid"] = frames[name]["n_boot_valid"].astype("Int64")
+            continue
+        if extra.duplicated(keys).any():
+            raise ValueError(f"boot has several rows per {keys}; pass one bootstrap_deltas table")
+        merged = table.merge(extra, on=keys, how="left", validate="many_to_one")
+        merged["n_boot_valid"] = merged["n_boot_valid"].astype("Int64")
+        frames[name] = merged
+    return EvaluationTables(performance=frames["performance"], groups=tables.groups, fairness=frames["fairness"])

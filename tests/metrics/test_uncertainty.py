@@ -1,0 +1,160 @@
+"""bootstrap_deltas and attach_uncertainty on a small synthetic per-sample table."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from reconfair.metrics import evaluate
+from reconfair.metrics.multiple_testing import adjust_p_values
+from reconfair.metrics.uncertainty import UNCERTAINTY_COLUMNS, attach_uncertainty, bootstrap_deltas
+
+ATTRS = ["sex", "sex×age"]
+
+
+def _samples(n: int = 240, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
+    """Two targets, two images per patient, conditions original and noisy; 'noisy' hurts group M."""
+    rng = np.random.default_rng(seed)
+    sex = np.where(np.arange(n) // 2 % 2 == 0, "F", "M")
+    age = np.where(np.arange(n) // 4 % 2 == 0, "young", "old")
+    split = np.where(np.arange(n) < n // 3, "val", "test")
+    frames = []
+    for target in ("a", "b"):
+        y = rng.integers(0, 2, n).astype(float)
+        clean = 0.6 * y + 0.4 * rng.random(n)
+        noisy = np.where(sex == "M", 0.5 + shift * (rng.random(n) - 0.5), clean)
+        for condition, score in (("original", clean), ("noisy", noisy)):
+            frames.append(pd.DataFrame({
+                "sample_id": [f"s{i}" for i in range(n)], "patient_id": [f"p{i // 2}" for i in range(n)],
+                "split": split, "dataset": "toy", "task": "classification", "target": target,
+                "condition": condition, "y_true": y, "y_score": score, "attr_sex": sex, "attr_age": age,
+            }))
+    return pd.concat(frames, ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def samples() -> pd.DataFrame:
+    return _samples(shift=0.2)
+
+
+@pytest.fixture(scope="module")
+def boot(samples) -> pd.DataFrame:
+    return bootstrap_deltas(samples, attributes=ATTRS, n_boot=150, seed=3)
+
+
+def test_merged_delta_equals_point_estimate(samples, boot):
+    tables = attach_uncertainty(evaluate(samples, attributes=ATTRS), boot)
+    fair = tables.fairness.merge(boot, on=["dataset", "task", "target", "condition", "attribute", "metric"],
+                                 suffixes=("", "_boot"))
+    assert len(fair) == 2 * 2 * 4  # targets x attributes x (eodd, eodd_max, eop, dp)
+    np.testing.assert_allclose(fair["delta_boot"], fair["delta"], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(fair["estimate_original"], fair["value_original"], atol=1e-12, rtol=0)
+    for column in UNCERTAINTY_COLUMNS:
+        assert column in tables.fairness.columns and column in tables.performance.columns
+    original = tables.fairness["condition"] == "original"
+    assert tables.fairness.loc[original, "p_value"].isna().all()
+    assert tables.fairness.loc[~original & tables.fairness["metric"].isin(["auroc_gap", "worst_group_auroc"]),
+                               "se"].isna().all()
+    perf = tables.performance.query("metric == 'auroc' and condition == 'noisy' and target != 'macro'")
+    assert perf["ci_low"].notna().all() and perf["n_boot_valid"].eq(150).all()
+    auroc = boot.query("attribute == ''").set_index("target")["delta"]
+    np.testing.assert_allclose(perf.set_index("target")["value"] - tables.performance.query(
+        "metric == 'auroc' and condition == 'original' and target != 'macro'").set_index("target")["value"],
+        auroc.loc[perf["target"]].to_numpy(), atol=1e-12)
+
+
+def test_strong_signal_ci_contains_delta_and_excludes_zero(boot):
+    auroc = boot.query("attribute == ''")
+    assert (auroc["delta"] < -0.1).all()
+    assert ((auroc["ci_low"] <= auroc["delta"]) & (auroc["delta"] <= auroc["ci_high"])).all()
+    assert (auroc["ci_high"] < 0).all() and (auroc["p_value"] == 0).all()
+
+
+def test_same_seed_is_identical_and_seed_matters(samples, boot):
+    pd.testing.assert_frame_equal(boot, bootstrap_deltas(samples, attributes=ATTRS, n_boot=150, seed=3))
+    other = bootstrap_deltas(samples, attributes=ATTRS, n_boot=150, seed=4)
+    assert not np.allclose(other["se"], boot["se"], equal_nan=True)
+
+
+@pytest.mark.parametrize("method", ["holm", "bh"])
+def test_p_adjusted_over_the_whole_family(samples, boot, method):
+    table = boot if method == "holm" else bootstrap_deltas(samples, attributes=ATTRS, n_boot=150, seed=3,
+                                                           adjust="bh")
+    expected = adjust_p_values(table["p_value"].to_numpy(float), method=method)
+    np.testing.assert_array_equal(table["p_adjusted"].to_numpy(float), expected)
+    finite = table["p_value"].notna()
+    assert (table.loc[finite, "p_adjusted"] >= table.loc[finite, "p_value"]).all()
+    assert table["p_value"].isna().eq(table["p_adjusted"].isna()).all()
+
+
+def test_numeric_threshold_matches_evaluate(samples):
+    boot = bootstrap_deltas(samples, attributes=["sex"], threshold=0.55, n_boot=100)
+    fair = evaluate(samples, attributes=["sex"], threshold=0.55).fairness
+    merged = fair.merge(boot, on=["target", "condition", "attribute", "metric"], suffixes=("", "_boot"))
+    assert len(merged) == 8
+    np.testing.assert_allclose(merged["delta_boot"], merged["delta"], atol=1e-12, rtol=0)
+
+
+def test_refit_uses_each_conditions_own_threshold(samples):
+    attrs = ["sex", "sex×age"]
+    boot = bootstrap_deltas(samples, attributes=attrs, threshold="refit", n_boot=100)
+    fair = evaluate(samples, attributes=attrs, threshold="refit").fairness
+    merged = fair.merge(boot, on=["target", "condition", "attribute", "metric"], suffixes=("", "_boot"))
+    assert len(merged) == 16
+    np.testing.assert_allclose(merged["delta_boot"], merged["delta"], atol=1e-12, rtol=0)
+    fixed = bootstrap_deltas(samples, attributes=attrs, n_boot=100)
+    assert not np.allclose(fixed.query("attribute != ''")["estimate"], boot.query("attribute != ''")["estimate"])
+
+
+def test_missing_samples_are_dropped_and_counted(samples):
+    gone = samples["sample_id"].isin(["s100", "s101", "s150"]) & (samples["condition"] == "noisy")
+    boot = bootstrap_deltas(samples.loc[~gone], attributes=["sex"], n_boot=100)
+    assert (boot["reason"] == "dropped 3 unpaired samples").all()
+    n_test = int((samples.query("condition == 'original' and target == 'a'")["split"] == "test").sum())
+    assert (boot["n_paired"] == n_test - 3).all()
+    # the original estimate is on the paired samples only
+    kept = samples.loc[~samples["sample_id"].isin(["s100", "s101", "s150"])]
+    reference = bootstrap_deltas(kept, attributes=["sex"], n_boot=100)
+    np.testing.assert_allclose(boot["estimate_original"], reference["estimate_original"], atol=1e-12)
+
+
+def test_patient_fallback_is_sample_id(samples):
+    boot = bootstrap_deltas(samples.drop(columns="patient_id"), attributes=["sex"], n_boot=50)
+    assert boot["n_boot_valid"].gt(0).all()
+
+
+def test_global_rng_untouched(samples):
+    state = np.random.get_state()[1].copy()
+    bootstrap_deltas(samples, attributes=["sex"], n_boot=20)
+    np.testing.assert_array_equal(np.random.get_state()[1], state)
+
+
+def test_errors_name_the_culprit(samples):
+    with pytest.raises(ValueError, match="threshold must be one of.*got 'median'"):
+        bootstrap_deltas(samples, attributes=["sex"], threshold="median")
+    with pytest.raises(ValueError, match="adjust must be one of.*'bonferroni'"):
+        bootstrap_deltas(samples, attributes=["sex"], adjust="bonferroni")
+    with pytest.raises(ValueError, match="unknown attribute 'race'"):
+        bootstrap_deltas(samples, attributes=["race"])
+    flipped = samples.copy()
+    row = flipped.index[(flipped["sample_id"] == "s200") & (flipped["condition"] == "noisy")
+                        & (flipped["target"] == "b")]
+    flipped.loc[row, "y_true"] = 1 - flipped.loc[row, "y_true"]
+    with pytest.raises(ValueError, match="condition='noisy'.*sample_id 's200', target 'b': y_true differs"):
+        bootstrap_deltas(flipped, attributes=["sex"], n_boot=10)
+    no_original = samples.loc[(samples["condition"] != "original") | (samples["split"] == "val")]
+    with pytest.raises(ValueError, match="condition == 'original' for dataset='toy'"):
+        bootstrap_deltas(no_original, attributes=["sex"], n_boot=10)
+    with pytest.raises(ValueError, match=r"boot lacks column\(s\) \['se'"):
+        attach_uncertainty(evaluate(samples, attributes=["sex"]), pd.DataFrame(columns=["target", "attribute",
+                                                                                        "metric"]))
+
+
+def test_segmentation_only_gives_empty_table():
+    table = pd.DataFrame({"sample_id": ["a", "b"], "split": "test", "dataset": "toy", "task": "segmentation",
+                          "target": "mask", "condition": "original", "dice": [0.5, 0.7], "attr_sex": ["F", "M"]})
+    boot = bootstrap_deltas(table, attributes=["sex"], n_boot=10)
+    assert boot.empty and "p_adjusted" in boot.columns
+    tables = attach_uncertainty(evaluate(table, attributes=["sex"], min_group_size=1), boot)
+    assert tables.fairness["se"].isna().all()
