@@ -151,3 +151,23 @@ def test_evaluate_patient_level_collapses_images_per_patient(tmp_path):
     n_image = pd.read_csv(tmp_path / "i" / "performance.csv").query("metric == 'auroc'")["n"].iloc[0]
     n_patient = pd.read_csv(tmp_path / "p" / "performance.csv").query("metric == 'auroc'")["n"].iloc[0]
     assert n_image == 2 * n_patient
+
+
+def test_evaluate_summarises_replicate_seeds(tmp_path):
+    import numpy as np
+    import pandas as pd
+
+    rows = pd.read_csv(_samples_csv(tmp_path))
+    second = rows.assign(seed=1, y_score=np.clip(rows["y_score"] + 0.05 * (rows.index % 3), 0, 1))
+    path = tmp_path / "seeds.csv"
+    pd.concat([rows, second]).to_csv(path, index=False)
+    result = runner.invoke(app, ["evaluate", str(path), "--out", str(tmp_path / "m"), "--attributes", "sex",
+                                 "--min-group-size", "2", "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    fairness = pd.read_csv(tmp_path / "m" / "fairness.csv")
+    seeds = pd.read_csv(tmp_path / "m" / "seeds_fairness.csv")
+    row = seeds.query("condition == 'noisy' and metric == 'eodd'").iloc[0]
+    per_seed = fairness.query("condition == 'noisy' and metric == 'eodd'")["value"]
+    assert row["n_seeds"] == 2
+    assert row["value_mean"] == pytest.approx(per_seed.mean(), abs=1e-12)
+    assert row["value_sd"] == pytest.approx(per_seed.std(ddof=1), abs=1e-12)

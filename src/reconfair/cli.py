@@ -85,6 +85,7 @@ def evaluate(
     from reconfair.engine.table import read_samples
     from reconfair.metrics.aggregate import aggregate_patients
     from reconfair.metrics.evaluate import evaluate as evaluate_table
+    from reconfair.metrics.replicates import write_seed_summaries
     from reconfair.metrics.uncertainty import attach_uncertainty, bootstrap_deltas
 
     policy: str | float = threshold
@@ -108,7 +109,10 @@ def evaluate(
     except ValueError as error:
         _fail(f"{samples}: {error}")
     folder = tables.to_csv(out)
+    seeds = write_seed_summaries(tables, folder)
     out_console.print(f"wrote {folder}/performance.csv, groups.csv, fairness.csv")
+    if seeds:
+        out_console.print(f"wrote {', '.join(p.name for p in seeds)} (mean ± sd over replicate seeds)")
 
 
 def _fail(message: str) -> None:

@@ -27,6 +27,7 @@ from reconfair.engine.inference import infer_condition
 from reconfair.engine.table import canonical, write_samples
 from reconfair.metrics.aggregate import aggregate_patients
 from reconfair.metrics.evaluate import EvaluationTables, evaluate
+from reconfair.metrics.replicates import write_seed_summaries
 from reconfair.metrics.uncertainty import attach_uncertainty, bootstrap_deltas
 from reconfair.progress import console, progress_bar
 from reconfair.report.figures import plot_quality_and_task
@@ -86,6 +87,7 @@ def run_study(config: StudyConfig, out_dir: str | Path, *, progress: bool = True
         )
         tables = attach_uncertainty(tables, boot)
     tables.to_csv(out / "metrics")
+    write_seed_summaries(tables, out / "metrics")
     for dataset_config in config.datasets:
         plot_quality_and_task(tables.performance, dataset=dataset_config.name, out_dir=out / "figures")
     summary = summary_frame(
