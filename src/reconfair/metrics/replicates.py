@@ -8,11 +8,7 @@ of the per-seed bootstrap CI bounds when present.
 
 Examples
 --------
->>> from pathlib import Path
-
-import pandas as pd
-
-from reconfair.metrics.evaluate import EvaluationTables
+>>> import pandas as pd
 >>> fairness = pd.DataFrame({"dataset": "d", "task": "classification", "target": "t",
 ...     "condition": "noisy", "attribute": "sex", "metric": "eodd", "seed": [0, 1, 2],
 ...     "value": [0.1, 0.2, 0.3], "delta": [0.0, 0.1, 0.2]})
@@ -23,7 +19,11 @@ from reconfair.metrics.evaluate import EvaluationTables
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
+
+from reconfair.metrics.evaluate import EvaluationTables
 
 SUMMARISED = ("value", "delta", "ci_low", "ci_high")
 NOT_KEYS = (
