@@ -151,10 +151,55 @@ def test_errors_name_the_culprit(samples):
                                                                                         "metric"]))
 
 
-def test_segmentation_only_gives_empty_table():
+def test_segmentation_without_reconstruction_gives_empty_table():
     table = pd.DataFrame({"sample_id": ["a", "b"], "split": "test", "dataset": "toy", "task": "segmentation",
                           "target": "mask", "condition": "original", "dice": [0.5, 0.7], "attr_sex": ["F", "M"]})
     boot = bootstrap_deltas(table, attributes=["sex"], n_boot=10)
     assert boot.empty and "p_adjusted" in boot.columns
     tables = attach_uncertainty(evaluate(table, attributes=["sex"], min_group_size=1), boot)
     assert tables.fairness["se"].isna().all()
+
+
+def _segmentation(n: int = 160, seed: int = 0) -> pd.DataFrame:
+    """Segmentation rows, two images per patient; 'noisy' lowers Dice of group F only."""
+    rng = np.random.default_rng(seed)
+    sex = np.where(np.arange(n) // 2 % 2 == 0, "F", "M")
+    dice = rng.uniform(0.6, 0.95, n)
+    noisy = np.clip(dice - np.where(sex == "F", 0.25, 0.0) + 0.02 * rng.standard_normal(n), 0, 1)
+    return pd.concat([pd.DataFrame({
+        "sample_id": [f"m{i}" for i in range(n)], "patient_id": [f"q{i // 2}" for i in range(n)],
+        "split": "test", "dataset": "toy", "task": "segmentation", "target": "tumor", "condition": condition,
+        "dice": values, "attr_sex": sex, "attr_age": np.where(np.arange(n) // 4 % 2 == 0, "young", "old"),
+    }) for condition, values in (("original", dice), ("noisy", noisy))], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def mixed() -> pd.DataFrame:
+    return pd.concat([_samples(shift=0.2), _segmentation()], ignore_index=True)
+
+
+def test_segmentation_rows_are_bootstrapped_and_attached(mixed):
+    boot = bootstrap_deltas(mixed, attributes=ATTRS, n_boot=200, seed=3, min_group_size=5)
+    seg = boot.loc[boot["task"] == "segmentation"]
+    assert sorted(map(tuple, seg[["attribute", "metric"]].values)) == [
+        ("", "dice"), ("sex", "delta_dice"), ("sex", "ser"), ("sex×age", "delta_dice"), ("sex×age", "ser")]
+    assert (seg["n_paired"] == 160).all() and (seg["n_boot_valid"] == 200).all()
+    tables = attach_uncertainty(evaluate(mixed, attributes=ATTRS, min_group_size=5), boot)
+    keys = ["dataset", "task", "target", "condition", "attribute", "metric"]
+    fair = tables.fairness.query("task == 'segmentation' and condition == 'noisy'").merge(
+        boot, on=keys, suffixes=("", "_boot"))
+    assert len(fair) == 4 and fair["se"].notna().all() and fair["p_adjusted"].notna().all()
+    np.testing.assert_allclose(fair["delta_boot"], fair["delta"], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(fair["estimate_original"], fair["value_original"], atol=1e-12, rtol=0)
+    np.testing.assert_allclose(fair["estimate"], fair["value"], atol=1e-12, rtol=0)
+    sex = fair.set_index(["attribute", "metric"]).loc["sex"]
+    assert (sex["ci_low"] > 0).all()  # planted: noisy lowers Dice of F only -> larger gap and SER
+    perf = tables.performance.query("task == 'segmentation' and metric == 'dice'").set_index("condition")
+    assert perf.loc["noisy", "ci_high"] < 0 and np.isnan(perf.loc["original", "se"])
+    row = boot.query("task == 'segmentation' and metric == 'dice'").iloc[0]
+    assert row["estimate"] == pytest.approx(perf.loc["noisy", "value"], abs=1e-12)
+    # one family: p_adjusted over classification and segmentation together
+    np.testing.assert_allclose(boot["p_adjusted"], adjust_p_values(boot["p_value"].to_numpy(), method="holm"))
+    assert (boot["task"] == "classification").any()
+    again = bootstrap_deltas(mixed, attributes=ATTRS, n_boot=200, seed=3, min_group_size=5)
+    pd.testing.assert_frame_equal(boot, again)

@@ -100,7 +100,8 @@ class BootstrapResult:
     p_value : float
         Two-sided ``min(1, 2 min(P(D* <= 0), P(D* >= 0)))``.
     n_boot_valid : int
-        Resamples where both conditions' metric was defined.
+        Resamples where both conditions' metric was defined (and their
+        difference is: ``inf - inf`` of an infinite SER is left out).
     """
 
     estimate_original: float
@@ -125,7 +126,9 @@ def summarize_delta(replicates_original: ArrayLike, replicates: ArrayLike, estim
     recon = np.asarray(replicates, dtype=np.float64)
     if original.shape != recon.shape or original.ndim != 1:
         raise ValueError(f"replicates must be 1-D of equal shape, got {original.shape} and {recon.shape}")
-    deltas = (recon - original)[~(np.isnan(original) | np.isnan(recon))]
+    with np.errstate(invalid="ignore"):
+        deltas = recon - original
+    deltas = deltas[~np.isnan(deltas)]  # undefined on either side, or inf - inf (e.g. SER)
     delta = float(estimate) - float(estimate_original)
     if deltas.size == 0:
         nan = float("nan")

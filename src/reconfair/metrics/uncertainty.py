@@ -4,7 +4,8 @@
 on the per-sample table: for every classification run ``(dataset, task[,
 mitigation][, seed])`` and every condition other than ``"original"``, the
 paired patient bootstrap of ``metric(condition) - metric(original)`` for the
-AUROC of each target and each fairness metric of each target x attribute.
+AUROC of each target and each fairness metric of each target x attribute; for
+every segmentation run, likewise for mean Dice, ``delta_dice`` and ``ser``.
 The decision threshold follows :func:`reconfair.metrics.evaluate.evaluate`'s
 threshold policy (fixed-validation, refit or a number; with refit the
 original and the reconstructed condition each use their own threshold), so
@@ -12,8 +13,8 @@ the deltas equal the point estimates.  P-values are adjusted (Holm or Benjamini-
 the whole family of tests in the returned table.
 
 :func:`attach_uncertainty` merges ``se, ci_low, ci_high, p_value, p_adjusted,
-n_boot_valid`` into the fairness table and into the AUROC rows of the
-performance table of :class:`~reconfair.metrics.evaluate.EvaluationTables`.
+n_boot_valid`` into the fairness table and into the AUROC and mean-Dice rows
+of the performance table of :class:`~reconfair.metrics.evaluate.EvaluationTables`.
 
 Examples
 --------
@@ -43,6 +44,7 @@ import numpy as np
 import pandas as pd
 
 from reconfair.metrics.bootstrap import RESULT_COLUMNS, paired_bootstrap
+from reconfair.metrics.bootstrap_segmentation import paired_dice_bootstrap
 from reconfair.metrics.evaluate import (
     CONDITION_OPTIONAL,
     ORIGINAL,
@@ -107,6 +109,26 @@ def _bootstrap_condition(original: pd.DataFrame, part: pd.DataFrame, thresholds:
     return table, len(common), dropped
 
 
+def _bootstrap_segmentation(original: pd.DataFrame, part: pd.DataFrame, target: Any,
+                            attribute_columns: dict[str, str], patient: str, options: dict[str, Any]
+                            ) -> tuple[pd.DataFrame, int, int]:
+    """The paired bootstrap of mean Dice, delta_dice and SER of one condition against the original."""
+    left, right = original.set_index("sample_id")["dice"], part.set_index("sample_id")["dice"]
+    for side, name in ((left, "original"), (right, "this condition")):
+        if side.index.duplicated().any():
+            raise ValueError(f"sample_id {side.index[side.index.duplicated()][0]!r} has several "
+                             f"segmentation rows in {name} for target {target!r}")
+    common = left.index.intersection(right.index).sort_values()
+    dropped = len(left.index.union(right.index)) - len(common)
+    columns = list(dict.fromkeys(c for col in attribute_columns.values() for c in col.split("×")))
+    meta = _per_sample(original, [*([patient] if patient != "sample_id" else []), *columns]).loc[common]
+    patients = meta[patient].to_numpy() if patient != "sample_id" else common.to_numpy()
+    groups = {a: _attribute_values(meta, column).to_numpy() for a, column in attribute_columns.items()}
+    table = paired_dice_bootstrap(left.loc[common].to_numpy(np.float64), right.loc[common].to_numpy(np.float64),
+                                  patients, groups=groups, target=str(target), **options)
+    return table.assign(target=target), len(common), dropped
+
+
 def bootstrap_deltas(
     samples: pd.DataFrame,
     *,
@@ -119,7 +141,13 @@ def bootstrap_deltas(
     adjust: str = "holm",
     group_auroc: bool = False,
 ) -> pd.DataFrame:
-    """Paired patient bootstrap of every AUROC and fairness delta of the classification runs.
+    """Paired patient bootstrap of every performance and fairness delta (classification and segmentation).
+
+    Classification: AUROC per target and the fairness metrics per target x
+    attribute.  Segmentation (``task == "segmentation"``, column ``dice``):
+    mean Dice (metric ``"dice"``) per target, and ``delta_dice`` and ``ser``
+    per target x attribute, from weighted group means of Dice per resample
+    (see :mod:`reconfair.metrics.bootstrap_segmentation`).
 
     Parameters
     ----------
@@ -172,11 +200,11 @@ def bootstrap_deltas(
     columns = [*head, *RESULT_COLUMNS, "p_adjusted", "n_paired", "reason"]
     classification = samples.loc[samples["task"] == "classification"]
     data = classification.loc[classification["split"] == split]
-    if data.empty:
-        return pd.DataFrame(columns=columns)
+    segmentation = samples.loc[(samples["task"] == "segmentation") & (samples["split"] == split)]
     for column in [*target_keys, "condition"]:
-        if data[column].isna().any():
-            raise ValueError(f"column {column!r} has {int(data[column].isna().sum())} missing values")
+        for frame in (data, segmentation):
+            if frame[column].isna().any():
+                raise ValueError(f"column {column!r} has {int(frame[column].isna().sum())} missing values")
 
     def cuts(keys: dict[str, Any], targets: list[Any], condition: str) -> np.ndarray:
         """Threshold per target of one run and condition, by the policy of evaluate."""
@@ -208,6 +236,24 @@ def bootstrap_deltas(
             table["target"] = table["target"].map(dict(zip(map(str, targets), targets)))
             frames.append(table.assign(**ident, n_paired=n_paired,
                                        reason=f"dropped {dropped} unpaired samples" if dropped else ""))
+    seg_options = {"n_boot": n_boot, "seed": seed, "min_group_size": min_group_size}
+    for key, run in segmentation.groupby(target_keys, sort=True):
+        keys = dict(zip(target_keys, key))
+        original = run.loc[run["condition"] == ORIGINAL]
+        if original.empty:
+            raise ValueError(f"no rows with split == {split!r} and condition == {ORIGINAL!r} for "
+                             f"{_describe(keys)}; every condition is compared with the original images")
+        for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
+            ident = {**keys, **dict(zip(condition_keys, condition if isinstance(condition, tuple) else (condition,)))}
+            if ident["condition"] == ORIGINAL:
+                continue
+            try:
+                table, n_paired, dropped = _bootstrap_segmentation(original, part, keys["target"],
+                                                                   attribute_columns, patient, seg_options)
+            except ValueError as err:
+                raise ValueError(f"{_describe(ident)}: {err}") from err
+            frames.append(table.assign(**ident, n_paired=n_paired,
+                                       reason=f"dropped {dropped} unpaired samples" if dropped else ""))
     if not frames:
         return pd.DataFrame(columns=columns)
     out = pd.concat(frames, ignore_index=True)
@@ -216,11 +262,13 @@ def bootstrap_deltas(
 
 
 def attach_uncertainty(tables: EvaluationTables, boot: pd.DataFrame) -> EvaluationTables:
-    """Add ``se, ci_low, ci_high, p_value, p_adjusted, n_boot_valid`` to fairness and AUROC performance rows.
+    """Add ``se, ci_low, ci_high, p_value, p_adjusted, n_boot_valid`` to fairness and AUROC/Dice rows.
 
     Rows are matched on the run and condition columns, ``target``,
     ``attribute`` and ``metric``; rows without a bootstrap (the original
-    condition, segmentation, metrics not bootstrapped) get NaN.
+    condition, metrics not bootstrapped such as image quality) get NaN.
+    Segmentation rows get the ``dice`` (performance), ``delta_dice`` and
+    ``ser`` (fairness) bootstraps.
 
     >>> empty = pd.DataFrame(columns=["dataset", "task", "target", "condition", "attribute", "metric"])
     >>> tables = EvaluationTables(empty.drop(columns="attribute"), empty, empty)
