@@ -11,15 +11,6 @@ from reconfair.recon.irsde import IRSDEMethod, IRSDESchedule, PRESET_SPECS
 from reconfair.seeding import sample_generators, torch_generator
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run fastest (and steadiest on a shared 2-core box) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _oracle(sde: IRSDESchedule, x0: torch.Tensor):
     """The true noise of x_t ~ N(m_t, s_t^2) given the known clean image."""
     stds = sde.std(torch.arange(sde.T + 1))

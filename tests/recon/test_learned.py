@@ -20,14 +20,6 @@ from reconfair.recon.learned import (
 from reconfair.seeding import sample_generators, torch_generator
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _batch(n: int = 2) -> torch.Tensor:
     return torch.rand(n, 1, 32, 32, generator=torch_generator(0, "learned-batch"))
 

@@ -7,25 +7,7 @@ import torch
 
 from reconfair.recon.learned import make_learned
 from reconfair.recon.pix2pix import PRESET_SPECS, Pix2PixMethod, discriminator_loss, generator_gan_loss
-from reconfair.seeding import seeded_torch_global, torch_generator
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run fastest (and steadiest on a shared 2-core box) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def tiny_pairs(n: int = 4, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch_generator(0, "tiny-pairs")
-    yy, xx = torch.meshgrid(torch.linspace(-1, 1, size), torch.linspace(-1, 1, size), indexing="ij")
-    centre = torch.rand(n, 2, generator=g) - 0.5
-    clean = 0.1 + 0.8 * torch.exp(-((xx - centre[:, 0, None, None]) ** 2 + (yy - centre[:, 1, None, None]) ** 2) / 0.2)
-    clean = clean[:, None]
-    return (clean + 0.1 * torch.randn(clean.shape, generator=g)).clamp(0, 1), clean
+from reconfair.seeding import seeded_torch_global
 
 
 def _method() -> Pix2PixMethod:
@@ -43,7 +25,7 @@ def test_loss_signs_by_hand():
     assert torch.isclose(generator_gan_loss(torch.tensor([0.3])), -torch.log(p))
 
 
-def test_discriminator_steps_lower_its_loss():
+def test_discriminator_steps_lower_its_loss(tiny_pairs):
     method, (y, x) = _method(), tiny_pairs()
     fake = method.generate(method.generator, y).detach()
     optimiser = method.make_discriminator_optimiser()
@@ -51,7 +33,7 @@ def test_discriminator_steps_lower_its_loss():
     assert losses[-1] < 0.7 * losses[0]
 
 
-def test_generator_gan_term_falls_against_a_fixed_discriminator():
+def test_generator_gan_term_falls_against_a_fixed_discriminator(tiny_pairs):
     method, (y, x) = _method(), tiny_pairs()
     d_opt = method.make_discriminator_optimiser()
     for _ in range(20):  # make D informative first
@@ -69,7 +51,7 @@ def test_generator_gan_term_falls_against_a_fixed_discriminator():
     assert all(torch.equal(a, b) for a, b in zip(frozen, method.discriminator.parameters()))
 
 
-def test_generator_loss_leaves_discriminator_gradients_alone():
+def test_generator_loss_leaves_discriminator_gradients_alone(tiny_pairs):
     method, (y, x) = _method(), tiny_pairs(2)
     fake = method.generate(method.generator, y)
     method.generator_loss(y, x, fake).backward()
@@ -78,7 +60,7 @@ def test_generator_loss_leaves_discriminator_gradients_alone():
     assert any(p.grad is not None for p in method.generator.parameters())
 
 
-def test_overfits_one_tiny_batch_through_fit():
+def test_overfits_one_tiny_batch_through_fit(tiny_pairs):
     recon = make_learned("pix2pix", epochs=100, patience=100, batch_size=2, learning_rate=5e-3)
     result = recon.fit(tiny_pairs(2), seed=0, progress=False)
     losses = [row["train_loss"] for row in result.history]
