@@ -243,7 +243,7 @@ def parse_config(data: Any, *, source: str = "<config>") -> StudyConfig:
     try:
         return StudyConfig.model_validate(data)
     except ValidationError as error:
-        lines = [_describe_error(item, data) for item in error.errors()]
+        lines = [_describe_error(item) for item in error.errors()]
         raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines)) from None
 
 
@@ -264,11 +264,11 @@ def dump_config(config: StudyConfig) -> str:
     return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
 
 
-def _describe_error(item: dict[str, Any], data: Any) -> str:
+def _describe_error(item: dict[str, Any]) -> str:
     location = _format_location(item["loc"])
     if item["type"] == "extra_forbidden":
         key = item["loc"][-1]
-        allowed = _allowed_keys(item["loc"][:-1], data)
+        allowed = _allowed_keys(item["loc"][:-1])
         return f"  - {location}: unknown key {key!r}; allowed keys: {', '.join(allowed)}"
     message = item["msg"].removeprefix("Value error, ")
     received = "" if item["type"].startswith("value_error") else f" (received {item.get('input')!r})"
@@ -285,7 +285,7 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     return "".join(parts)
 
 
-def _allowed_keys(loc: tuple[Any, ...], data: Any) -> list[str]:
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     model: Any = StudyConfig
     for part in loc:
         if isinstance(part, int) or model is None:

@@ -82,6 +82,17 @@ def _per_sample(original: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return table.set_index("sample_id")
 
 
+def _patients_and_groups(
+    original: pd.DataFrame, common: pd.Index, attribute_columns: dict[str, str], patient: str
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Resampling unit and group values (intersections joined) of the paired samples ``common``."""
+    columns = list(dict.fromkeys(c for col in attribute_columns.values() for c in col.split("×")))
+    meta = _per_sample(original, [*([patient] if patient != "sample_id" else []), *columns]).loc[common]
+    patients = meta[patient].to_numpy() if patient != "sample_id" else common.to_numpy()
+    groups = {a: _attribute_values(meta, column).to_numpy() for a, column in attribute_columns.items()}
+    return patients, groups
+
+
 def _bootstrap_condition(original: pd.DataFrame, part: pd.DataFrame, thresholds: tuple[np.ndarray, np.ndarray],
                          targets: list[Any],
                          attribute_columns: dict[str, str], patient: str, options: dict[str, Any]
@@ -99,10 +110,7 @@ def _bootstrap_condition(original: pd.DataFrame, part: pd.DataFrame, thresholds:
                          f"original ({y_left[row, col]}) and this condition ({y_right[row, col]})")
     # a (sample, target) pair missing on either side is left out (label NaN)
     labels = np.where(np.isnan(y_right), np.nan, y_left)
-    columns = list(dict.fromkeys(c for col in attribute_columns.values() for c in col.split("×")))
-    meta = _per_sample(original, [*([patient] if patient != "sample_id" else []), *columns]).loc[common]
-    patients = meta[patient].to_numpy() if patient != "sample_id" else common.to_numpy()
-    groups = {a: _attribute_values(meta, column).to_numpy() for a, column in attribute_columns.items()}
+    patients, groups = _patients_and_groups(original, common, attribute_columns, patient)
     table = paired_bootstrap(labels, left["y_score"].to_numpy(np.float64), right["y_score"].to_numpy(np.float64),
                              patients, groups=groups, threshold=thresholds[0], threshold_recon=thresholds[1],
                              targets=[str(t) for t in targets], **options)
@@ -120,10 +128,7 @@ def _bootstrap_segmentation(original: pd.DataFrame, part: pd.DataFrame, target: 
                              f"segmentation rows in {name} for target {target!r}")
     common = left.index.intersection(right.index).sort_values()
     dropped = len(left.index.union(right.index)) - len(common)
-    columns = list(dict.fromkeys(c for col in attribute_columns.values() for c in col.split("×")))
-    meta = _per_sample(original, [*([patient] if patient != "sample_id" else []), *columns]).loc[common]
-    patients = meta[patient].to_numpy() if patient != "sample_id" else common.to_numpy()
-    groups = {a: _attribute_values(meta, column).to_numpy() for a, column in attribute_columns.items()}
+    patients, groups = _patients_and_groups(original, common, attribute_columns, patient)
     table = paired_dice_bootstrap(left.loc[common].to_numpy(np.float64), right.loc[common].to_numpy(np.float64),
                                   patients, groups=groups, target=str(target), **options)
     return table.assign(target=target), len(common), dropped
