@@ -31,11 +31,14 @@ def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Run directory to write."),
     quick: bool = typer.Option(False, "--quick", help="A tiny smoke-test version (seconds)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    cache: Path = typer.Option(
+        None, "--cache", help="Cache of trained models and rows (default: $RECONFAIR_CACHE or OUT/.cache)."
+    ),
 ) -> None:
     """Run the demo study on the embedded synthetic data and print a summary."""
     from reconfair.demo import demo_config
 
-    _execute(demo_config(quick=quick), out, progress=progress)
+    _execute(demo_config(quick=quick), out, progress=progress, cache=cache)
 
 
 @app.command()
@@ -43,10 +46,13 @@ def run(
     config: Path = typer.Argument(..., help="Study configuration (YAML)."),
     out: Path = typer.Option(None, "--out", help="Run directory (default: runs/<config name>)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
+    cache: Path = typer.Option(
+        None, "--cache", help="Cache of trained models and rows (default: $RECONFAIR_CACHE or OUT/.cache)."
+    ),
 ) -> None:
     """Run the study described by CONFIG."""
     study = _load_or_exit(config)
-    _execute(study, out or Path("runs") / study.name, progress=progress)
+    _execute(study, out or Path("runs") / study.name, progress=progress, cache=cache)
 
 
 @app.command()
@@ -128,11 +134,14 @@ def _load_or_exit(path: Path) -> StudyConfig:
         raise typer.Exit(EXIT_CONFIG_ERROR) from None
 
 
-def _execute(study: StudyConfig, out: Path, *, progress: bool) -> None:
+def _execute(study: StudyConfig, out: Path, *, progress: bool, cache: Path | None) -> None:
     from reconfair.engine.run import run_study
     from reconfair.report.summary import SYNTHETIC_NOTICE
 
-    result = run_study(study, out, progress=progress)
+    try:
+        result = run_study(study, out, progress=progress, cache_dir=cache)
+    except (ValueError, FileNotFoundError, TypeError, ImportError) as error:
+        _fail(f"{error} (finished stages are kept in the cache and reused by the next run)")
     print_summary(result.summary, title=study.name)
     out_console.print(f"[dim]{SYNTHETIC_NOTICE}[/]")
     out_console.print(

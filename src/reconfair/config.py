@@ -34,6 +34,7 @@ __all__ = [
     "TaskConfig",
     "TrainingConfig",
     "EvaluationConfig",
+    "ReconstructorConfig",
     "GroupEffectConfig",
     "load_config",
     "parse_config",
@@ -81,6 +82,74 @@ class DegradationConfig(_Frozen):
         return self
 
 
+BUILTIN_RECONSTRUCTORS = ("baseline", "unet", "pix2pix", "irsde")
+LEARNED_RECONSTRUCTORS = ("unet", "pix2pix", "irsde")
+
+
+class ReconstructorConfig(_Frozen):
+    """A reconstructor: built in (trained per data set, degradation, level and seed) or a plug-in.
+
+    A plain string is short for ``{name: ...}``; a string with a colon
+    (``package.module:factory``) is short for ``{name: factory, factory: ...}``.
+    ``checkpoint`` and ``folder`` may contain ``{dataset}``, ``{degradation}``
+    and ``{level}``, filled in per condition (``level`` formatted with ``:g``).
+    """
+
+    name: str = Field(min_length=1)
+    """Label in every table; a built-in name unless ``factory`` or ``folder`` is given."""
+    preset: Literal["demo", "paper"] = "demo"
+    settings: dict[str, Any] = Field(default_factory=dict)
+    """Overrides of the preset's hyper-parameters (learned reconstructors only)."""
+    checkpoint: str | None = None
+    """Trained weights (``stem`` of ``stem.safetensors`` + ``stem.json``) to load instead of training."""
+    factory: str | None = None
+    """``package.module:attribute`` returning a torch module or a callable image batch -> image batch."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """Keyword arguments for ``factory``."""
+    folder: str | None = None
+    """Precomputed reconstructions, one file per sample id (``.npy``, ``.png``, ``.nii.gz``, ``.nii``)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            return {"name": data.rsplit(":", 1)[-1], "factory": data} if ":" in data else {"name": data}
+        return data
+
+    @property
+    def kind(self) -> Literal["baseline", "learned", "factory", "folder"]:
+        """How the reconstructor is obtained."""
+        if self.factory is not None:
+            return "factory"
+        if self.folder is not None:
+            return "folder"
+        return "baseline" if self.name == "baseline" else "learned"
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "ReconstructorConfig":
+        if self.factory is not None and self.folder is not None:
+            raise ValueError(f"reconstructor {self.name!r}: give either factory or folder, not both")
+        plugin = self.factory is not None or self.folder is not None
+        if not plugin and self.name not in BUILTIN_RECONSTRUCTORS:
+            raise ValueError(
+                f"unknown reconstructor {self.name!r}; expected one of {', '.join(BUILTIN_RECONSTRUCTORS)}, "
+                "or a plug-in given as {name: ..., factory: 'package.module:attribute'} or {name: ..., folder: DIR}"
+            )
+        if plugin and self.name in BUILTIN_RECONSTRUCTORS:
+            raise ValueError(f"plug-in name {self.name!r} is taken by a built-in reconstructor; choose another name")
+        if self.params and self.factory is None:
+            raise ValueError(f"reconstructor {self.name!r}: params are only for a factory plug-in")
+        if self.kind != "learned" and (self.settings or self.checkpoint is not None):
+            raise ValueError(
+                f"reconstructor {self.name!r}: settings and checkpoint apply to {', '.join(LEARNED_RECONSTRUCTORS)} only"
+            )
+        if self.kind == "learned":
+            from reconfair.recon.learned import default_spec
+
+            default_spec(self.name, self.preset, **self.settings)
+        return self
+
+
 class TrainingConfig(_Frozen):
     """How a diagnostic model is built and trained on clean training images."""
 
@@ -122,7 +191,7 @@ class DatasetConfig(_Frozen):
     split_fractions: tuple[float, float, float] = (0.6, 0.2, 0.2)
     effects: dict[str, dict[str, GroupEffectConfig]] = Field(default_factory=dict)
     degradations: tuple[DegradationConfig, ...] = ()
-    reconstructors: tuple[Literal["baseline"], ...] = ("baseline",)
+    reconstructors: tuple[ReconstructorConfig, ...] = (ReconstructorConfig(name="baseline"),)
     tasks: tuple[TaskConfig, ...] = ()
 
     @model_validator(mode="before")
@@ -167,6 +236,9 @@ class DatasetConfig(_Frozen):
                     raise ValueError(
                         f"effects.{attribute}: unknown group {group!r}; expected one of {', '.join(allowed)}"
                     )
+        names = [r.name for r in self.reconstructors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"reconstructors: each name may appear once, got {names}")
         kinds = [t.kind for t in self.tasks]
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"tasks: each kind may appear once, got {kinds}")

@@ -1,8 +1,13 @@
 """Conditions: the original images plus each degradation level with a reconstruction.
 
->>> from reconfair.config import DegradationConfig
->>> [c.name for c in conditions_for([DegradationConfig(operator="radiograph-lowdose", levels=(3000,))], ("baseline",))]
-['original', 'radiograph-lowdose@3000/identity']
+A condition is known before anything is trained: its name is
+``operator@level/label`` where the label is the baseline's method name
+(``identity``, ``fbp``, ``zero-filled``) or the reconstructor's configured name.
+
+>>> from reconfair.config import DegradationConfig, ReconstructorConfig
+>>> degradations = [DegradationConfig(operator="radiograph-lowdose", levels=(3000,))]
+>>> [c.name for c in conditions_for(degradations, [ReconstructorConfig(name="baseline"), ReconstructorConfig(name="unet")])]
+['original', 'radiograph-lowdose@3000/identity', 'radiograph-lowdose@3000/unet']
 """
 
 from __future__ import annotations
@@ -13,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from reconfair.physics import make_degradation
-from reconfair.recon import make_reconstructor
 
 
 @dataclass(frozen=True)
@@ -25,7 +29,8 @@ class Condition:
     level: float = math.nan
     recon: str = "none"
     operator: Any = None
-    reconstructor: Any = None
+    entry: Any = None
+    """The :class:`~reconfair.config.ReconstructorConfig` that produces the reconstruction."""
 
     @property
     def is_original(self) -> bool:
@@ -35,22 +40,22 @@ class Condition:
 ORIGINAL = Condition(name="original")
 
 
-def conditions_for(degradations: Sequence[Any], reconstructors: Sequence[str]) -> list[Condition]:
+def conditions_for(degradations: Sequence[Any], reconstructors: Sequence[Any]) -> list[Condition]:
     """``original`` followed by every (operator, level, reconstructor) combination."""
     conditions = [ORIGINAL]
     for spec in degradations:
         for level in spec.levels:
             operator = make_degradation(spec.operator, level, **spec.params)
-            for recon_name in reconstructors:
-                reconstructor = make_reconstructor(recon_name, degradation=operator)
+            for entry in reconstructors:
+                label = operator.baseline if entry.kind == "baseline" else entry.name
                 conditions.append(
                     Condition(
-                        name=f"{spec.operator}@{level:g}/{reconstructor.name}",
+                        name=f"{spec.operator}@{level:g}/{label}",
                         degradation=spec.operator,
                         level=float(level),
-                        recon=reconstructor.name,
+                        recon=label,
                         operator=operator,
-                        reconstructor=reconstructor,
+                        entry=entry,
                     )
                 )
     return conditions

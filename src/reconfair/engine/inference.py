@@ -3,12 +3,14 @@
 Produces the long per-sample rows (one per sample x target) that make up
 ``samples.parquet``.  Each sample's degradation noise comes from a generator
 derived from (run seed, data set, condition, sample id), so rows do not
-depend on the batch size.
+depend on the batch size.  Degradation runs on the CPU (where the
+generators live); reconstruction and diagnosis run on ``device``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -29,6 +31,7 @@ def infer_condition(
     condition: Condition,
     models: Mapping[str, DiagnosticModel],
     *,
+    reconstructor: Any = None,
     seed: int,
     batch_size: int = 128,
     device: torch.device | str = "cpu",
@@ -39,7 +42,9 @@ def infer_condition(
     for start in range(0, len(samples), batch_size):
         clean = samples.images[start : start + batch_size]
         ids = samples.table["sample_id"].iloc[start : start + batch_size].tolist()
-        images = _reconstructed(clean, ids, condition, seed=seed, dataset=samples.name)
+        images = _reconstructed(
+            clean, ids, condition, reconstructor, seed=seed, dataset=samples.name, device=torch.device(device)
+        )
         for name, fn in (("psnr", psnr), ("ssim", ssim), ("nrmse", nrmse)):
             values = np.full(len(ids), np.nan) if condition.is_original else fn(images, clean).double().numpy()
             quality[name].append(values)
@@ -73,15 +78,42 @@ def infer_condition(
 
 
 def _reconstructed(
-    clean: torch.Tensor, sample_ids: list[str], condition: Condition, *, seed: int, dataset: str
+    clean: torch.Tensor,
+    sample_ids: list[str],
+    condition: Condition,
+    reconstructor: Any,
+    *,
+    seed: int,
+    dataset: str,
+    device: torch.device,
 ) -> torch.Tensor:
     if condition.is_original:
         return clean
     stage = f"degrade/{dataset}/{condition.degradation}@{condition.level!r}"
-    generators = sample_generators(seed, stage, sample_ids)
-    measured = condition.operator.degrade(clean, generator=generators)
-    recon_generators = sample_generators(seed, f"recon/{dataset}/{condition.name}", sample_ids)
-    return condition.reconstructor.reconstruct(measured, generator=recon_generators)
+    measured = condition.operator.degrade(clean, generator=sample_generators(seed, stage, sample_ids))
+    return reconstruct_batch(
+        reconstructor, measured, sample_ids, seed=seed, stage=f"recon/{dataset}/{condition.name}", device=device
+    ).cpu()
+
+
+def reconstruct_batch(
+    reconstructor: Any,
+    measured: torch.Tensor,
+    sample_ids: Sequence[str],
+    *,
+    seed: int,
+    stage: str,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
+    """The reconstruction stage for one batch: per-sample generators, on ``device``, in [0, 1].
+
+    Folder plug-ins (``needs_sample_ids``) also receive the batch's sample ids.
+    """
+    device = torch.device(device)
+    options: dict[str, Any] = {"generator": sample_generators(seed, stage, sample_ids, device=device)}
+    if getattr(reconstructor, "needs_sample_ids", False):
+        options["sample_ids"] = list(sample_ids)
+    return reconstructor.reconstruct(measured.to(device), **options).clamp(0.0, 1.0)
 
 
 def _base_columns(samples: SampleSet, condition: Condition, *, seed: int) -> pd.DataFrame:

@@ -1,8 +1,15 @@
 """Run a whole study: data -> diagnostic models -> conditions -> table -> metrics -> report.
 
-The run directory receives ``config.yaml`` (resolved), ``models/``,
-``samples.parquet``, ``metrics/*.csv``, ``figures/*.png``, ``summary.md`` and
-``manifest.json``.
+The run directory receives ``config.yaml`` (resolved), ``samples.parquet``,
+``metrics/*.csv``, ``figures/*.png``, ``summary.md`` and ``manifest.json``.
+Trained models (diagnostic and reconstruction) and each condition's rows live
+in the content-addressed :class:`~reconfair.engine.cache.Cache` (default
+``<out>/.cache``, or ``$RECONFAIR_CACHE``), so a second run with the same
+settings reuses them.
+
+Reconstructed conditions are inferred on the evaluation split only, unless
+the threshold policy is ``refit`` (which needs their validation rows too);
+the original images are always inferred on ``val`` and the evaluation split.
 """
 
 from __future__ import annotations
@@ -20,11 +27,13 @@ import reconfair
 from reconfair.config import StudyConfig, dump_config
 from reconfair.data.sample import SampleSet
 from reconfair.device import resolve_device
-from reconfair.diagnose import DiagnosticModel
-from reconfair.engine.conditions import conditions_for
+from reconfair.diagnose import DiagnosticModel, load_model
+from reconfair.engine.cache import Cache, default_cache_dir
+from reconfair.engine.conditions import Condition, conditions_for
 from reconfair.engine.datasets import build_dataset
 from reconfair.engine.inference import infer_condition
-from reconfair.engine.table import canonical, write_samples
+from reconfair.engine.reconstruction import dataset_slice, degradation_slice, prepare_reconstructor
+from reconfair.engine.table import canonical, read_samples, write_samples
 from reconfair.metrics.aggregate import aggregate_patients
 from reconfair.metrics.evaluate import EvaluationTables, evaluate
 from reconfair.metrics.replicates import write_seed_summaries
@@ -44,24 +53,44 @@ class RunResult:
     summary: pd.DataFrame
 
 
-def run_study(config: StudyConfig, out_dir: str | Path, *, progress: bool = True) -> RunResult:
-    """Execute ``config`` and write every output under ``out_dir``."""
+def run_study(
+    config: StudyConfig, out_dir: str | Path, *, progress: bool = True, cache_dir: str | Path | None = None
+) -> RunResult:
+    """Execute ``config`` and write every output under ``out_dir``.
+
+    ``cache_dir`` holds trained models and per-condition rows (default:
+    :func:`~reconfair.engine.cache.default_cache_dir`).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(dump_config(config), encoding="utf-8")
+    cache = Cache(cache_dir if cache_dir is not None else default_cache_dir(out))
     device = resolve_device(config.device)
     timings: dict[str, float] = {}
     frames, condition_order = [], []
     for dataset_config in config.datasets:
         started = time.perf_counter()
         samples = build_dataset(dataset_config, seed=config.seed)
-        models = _train_models(samples, dataset_config, seed=config.seed, device=device, out=out, progress=progress)
-        evaluated = samples.subset(samples.table.index[samples.table["split"].isin(["val", "test"])].to_numpy())
+        models, model_keys = _diagnostic_models(
+            samples, dataset_config, seed=config.seed, device=device, cache=cache, progress=progress
+        )
         conditions = conditions_for(dataset_config.degradations, dataset_config.reconstructors)
         condition_order += [c.name for c in conditions if c.name not in condition_order]
-        with progress_bar(f"infer {samples.name}", total=len(conditions), enabled=progress) as advance:
+        with progress_bar(f"conditions {samples.name}", total=len(conditions), enabled=progress) as advance:
             for condition in conditions:
-                frames.append(infer_condition(evaluated, condition, models, seed=config.seed, device=device))
+                frames.append(
+                    _condition_rows(
+                        samples,
+                        condition,
+                        models,
+                        model_keys=model_keys,
+                        dataset_config=dataset_config,
+                        config=config,
+                        cache=cache,
+                        device=device,
+                        progress=progress,
+                    )
+                )
                 advance(info=condition.name)
         timings[dataset_config.name] = time.perf_counter() - started
     samples_table = canonical(pd.concat(frames, ignore_index=True))
@@ -101,12 +130,81 @@ def run_study(config: StudyConfig, out_dir: str | Path, *, progress: bool = True
     return RunResult(out_dir=out, samples=samples_table, tables=tables, summary=summary)
 
 
-def _train_models(
-    samples: SampleSet, dataset_config, *, seed: int, device: torch.device, out: Path, progress: bool
-) -> dict[str, DiagnosticModel]:
+def _condition_rows(
+    samples: SampleSet,
+    condition: Condition,
+    models: dict[str, DiagnosticModel],
+    *,
+    model_keys: dict[str, str],
+    dataset_config,
+    config: StudyConfig,
+    cache: Cache,
+    device: torch.device,
+    progress: bool,
+) -> pd.DataFrame:
+    """The condition's per-sample rows: from the cache, or reconstruct and diagnose."""
+    refit = config.evaluation.threshold == "refit"
+    splits = sorted({"val", config.evaluation.split} if condition.is_original or refit else {config.evaluation.split})
+    reconstructor, recon_key = None, "original"
+    if not condition.is_original:
+        prepared = prepare_reconstructor(
+            condition.entry,
+            condition.operator,
+            samples=samples,
+            dataset_config=dataset_config,
+            seed=config.seed,
+            cache=cache,
+            device=device,
+            progress=progress,
+        )
+        reconstructor, recon_key = prepared.reconstructor, prepared.key
+    evaluated = samples.subset(samples.table.index[samples.table["split"].isin(splits)].to_numpy())
+    _check_plugin_files(reconstructor, evaluated)
+    if recon_key is None:  # plug-ins: their outputs may change outside reconfair, so never cached
+        return infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=config.seed, device=device)
+    config_slice = {
+        **dataset_slice(dataset_config, config.seed),
+        "condition": condition.name,
+        "degradation": None if condition.is_original else degradation_slice(condition.operator),
+        "reconstructor": recon_key,
+        "models": model_keys,
+        "splits": splits,
+    }
+    key = cache.key("inference", config_slice)
+    found = cache.lookup("inference", key)
+    if found is None:
+        rows = infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=config.seed, device=device)
+        found = cache.store("inference", key, lambda tmp: write_samples(rows, tmp / "rows.parquet"), config_slice=config_slice)
+    return read_samples(found / "rows.parquet")
+
+
+def _check_plugin_files(reconstructor, evaluated: SampleSet) -> None:
+    """Fail before any inference when a folder plug-in lacks files for some samples."""
+    missing = getattr(reconstructor, "missing", None)
+    if missing is None:
+        return
+    absent = missing(evaluated.table["sample_id"].tolist())
+    if absent:
+        shown = ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else "")
+        raise ValueError(
+            f"reconstructor {reconstructor.name!r}: {len(absent)} of {len(evaluated)} samples have no file in "
+            f"{reconstructor.folder} (e.g. {shown}); write one <sample_id>.npy/.png/.nii.gz per sample"
+        )
+
+
+def _diagnostic_models(
+    samples: SampleSet, dataset_config, *, seed: int, device: torch.device, cache: Cache, progress: bool
+) -> tuple[dict[str, DiagnosticModel], dict[str, str]]:
+    """One trained diagnostic model per task (from the cache when trained before), and cache keys."""
     train, val = samples.split("train"), samples.split("val")
-    models = {}
+    models, keys = {}, {}
     for task in dataset_config.tasks:
+        config_slice = {**dataset_slice(dataset_config, seed), "task": task.model_dump(mode="json")}
+        key = keys[task.kind] = cache.key("diagnostic", config_slice)
+        found = cache.lookup("diagnostic", key)
+        if found is not None:
+            models[task.kind] = load_model(found / "model")
+            continue
         targets = samples.label_names if task.kind == "classification" else ("tumor",)
         seed_parts = (seed, samples.name, task.kind)
         model = DiagnosticModel(
@@ -127,9 +225,9 @@ def _train_models(
             device=device,
             progress=progress,
         )
-        model.save(out / "models" / f"{samples.name}-{task.kind}")
+        cache.store("diagnostic", key, lambda tmp, m=model: m.save(tmp / "model"), config_slice=config_slice)
         models[task.kind] = model
-    return models
+    return models, keys
 
 
 def _write_manifest(out: Path, config: StudyConfig, *, device: torch.device, timings: dict[str, float]) -> None:

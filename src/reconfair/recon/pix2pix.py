@@ -11,7 +11,9 @@ One training loop: :func:`reconfair.training.fit` optimises the generator; the
 loss it calls first performs one discriminator step with the
 discriminator's own Adam (2e-4, betas 0.5/0.999), then returns the
 generator loss (the discriminator's weights are frozen while it is built).
-The generator's output passes through a sigmoid, so it always lies in [0, 1].
+The generator's output passes through a sigmoid, so it always lies in [0, 1];
+with ``residual`` it is ``y + G(y)`` instead (last layer zero at start, see
+:func:`reconfair.recon.unet.zero_last_layer`), clipped at inference only.
 
 Examples
 --------
@@ -32,29 +34,32 @@ import torch
 import torch.nn.functional as F
 from monai.networks.nets import PatchDiscriminator
 
-from reconfair.recon.unet import build_unet
+from reconfair.recon.unet import build_unet, zero_last_layer
 from reconfair.seeding import Generators, SeedPart
+from reconfair.training_state import load_optimiser_tensors, optimiser_tensors
 
-__all__ = ["PRESET_SPECS", "Pix2PixMethod", "discriminator_loss", "generator_gan_loss"]
+__all__ = ["PRESET_SPECS", "Pix2PixLoss", "Pix2PixMethod", "discriminator_loss", "generator_gan_loss"]
 
 PRESET_SPECS: dict[str, dict[str, Any]] = {
     "demo": {
         "model": "pix2pix",
         "preset": "demo",
         "features": [8, 16, 32, 64, 128, 8],
+        "residual": True,
         "disc_channels": 8,
         "disc_layers": 2,
         "lambda_l1": 100.0,
         "betas": [0.5, 0.999],
         "epochs": 10,
         "batch_size": 16,
-        "learning_rate": 2e-4,
+        "learning_rate": 1e-3,
         "patience": 3,
     },
     "paper": {
         "model": "pix2pix",
         "preset": "paper",
         "features": [64, 128, 256, 512, 1024, 64],
+        "residual": False,
         "disc_channels": 64,
         "disc_layers": 3,
         "lambda_l1": 100.0,
@@ -94,6 +99,8 @@ class Pix2PixMethod:
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
         self.generator = build_unet(spec["features"])
+        if spec["residual"]:
+            zero_last_layer(self.generator)
         self.discriminator = PatchDiscriminator(
             spatial_dims=2,
             channels=int(spec["disc_channels"]),
@@ -119,10 +126,10 @@ class Pix2PixMethod:
         """Patch logits of ``discriminator`` for the pair (condition ``y``, image ``x``)."""
         return discriminator(torch.cat([y, x], dim=1))[-1]
 
-    @staticmethod
-    def generate(generator: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
-        """Generator output in [0, 1] (sigmoid)."""
-        return torch.sigmoid(generator(y))
+    def generate(self, generator: torch.nn.Module, y: torch.Tensor) -> torch.Tensor:
+        """Generator output: ``sigmoid(G(y))`` in [0, 1], or ``y + G(y)`` when ``residual``."""
+        out = generator(y)
+        return y + out if self.spec["residual"] else torch.sigmoid(out)
 
     def make_discriminator_optimiser(self) -> torch.optim.Optimizer:
         """Adam with the spec's learning rate and betas (pix2pix: 2e-4, 0.5/0.999)."""
@@ -154,17 +161,9 @@ class Pix2PixMethod:
         self.last_terms.update(gan=float(gan.detach()), l1=float(l1.detach()))
         return gan + float(self.spec["lambda_l1"]) * l1
 
-    def make_loss(self, seed_parts: Sequence[SeedPart]):  # noqa: ANN201 - returns a LossFn
+    def make_loss(self, seed_parts: Sequence[SeedPart]) -> Pix2PixLoss:
         """The loss for ``fit``: a discriminator step, then the generator loss."""
-        optimiser = self.make_discriminator_optimiser()
-
-        def loss(generator: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-            self.discriminator.to(y.device)
-            fake = self.generate(generator, y)
-            self.last_terms["discriminator"] = self.discriminator_step(optimiser, y, x, fake)
-            return self.generator_loss(y, x, fake)
-
-        return loss
+        return Pix2PixLoss(self)
 
     def score(self, network: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> float:
         """Validation score: minus the L1 error of the generator."""
@@ -175,3 +174,57 @@ class Pix2PixMethod:
         """Deterministic generator output (``generator`` unused: no dropout at inference)."""
         self.generator.to(y.device).eval()
         return self.generate(self.generator, y).clamp(0.0, 1.0)
+
+
+class Pix2PixLoss:
+    """``fit``'s loss: one discriminator step (its own Adam), then the generator loss.
+
+    Its state (discriminator weights ``discriminator.*`` and Adam state
+    ``optimiser.*``) is saved by ``fit(..., resume=...)``.
+
+    >>> method = Pix2PixMethod(dict(PRESET_SPECS["demo"]))
+    >>> loss = method.make_loss((0,))
+    >>> y = torch.rand(2, 1, 32, 32)
+    >>> float(loss(method.generator, y, y).detach()) > 0
+    True
+    >>> sorted({key.split(".")[0] for key in loss.state_dict()})
+    ['discriminator', 'optimiser']
+    """
+
+    def __init__(self, method: Pix2PixMethod) -> None:
+        self.method = method
+        self.optimiser = method.make_discriminator_optimiser()
+
+    def __call__(self, generator: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        method = self.method
+        method.discriminator.to(y.device)
+        _move_optimiser_state(self.optimiser, y.device)
+        fake = method.generate(generator, y)
+        method.last_terms["discriminator"] = method.discriminator_step(self.optimiser, y, x, fake)
+        return method.generator_loss(y, x, fake)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """Discriminator weights and its Adam state, as tensors."""
+        state = {f"discriminator.{k}": v for k, v in self.method.discriminator.state_dict().items()}
+        state.update(optimiser_tensors(self.optimiser, "optimiser."))
+        return state
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore :meth:`state_dict`'s output (``ValueError``/``RuntimeError`` on a mismatch)."""
+        unknown = sorted({k.split(".")[0] for k in state} - {"discriminator", "optimiser"})
+        if unknown:
+            raise ValueError(f"Pix2Pix loss state has unknown parts {unknown}; expected discriminator, optimiser")
+        self.method.discriminator.load_state_dict(
+            {k.removeprefix("discriminator."): v for k, v in state.items() if k.startswith("discriminator.")}
+        )
+        load_optimiser_tensors(
+            self.optimiser, {k.removeprefix("optimiser."): v for k, v in state.items() if k.startswith("optimiser.")}
+        )
+
+
+def _move_optimiser_state(optimiser: torch.optim.Optimizer, device: torch.device) -> None:
+    """Put restored Adam moments on ``device`` (``step`` stays on the CPU, as Adam keeps it)."""
+    for values in optimiser.state.values():
+        for name, value in values.items():
+            if name != "step" and isinstance(value, torch.Tensor) and value.device != device:
+                values[name] = value.to(device)

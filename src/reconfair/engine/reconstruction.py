@@ -1,0 +1,150 @@
+"""The reconstruction stage: obtain one reconstructor per (data set, degradation, level, seed).
+
+Built-in learned models (U-Net, Pix2Pix, IR-SDE) are trained on the training
+split's (degraded, clean) pairs, with a fresh degradation every epoch drawn
+from generators derived from (seed, data set, operator, level, epoch, sample
+id), and validated on a fixed degradation of the validation split.  Trained
+models are stored in the :class:`~reconfair.engine.cache.Cache`; an
+interrupted training resumes from its last epoch.  Baselines need nothing;
+plug-ins are loaded from a factory or a folder of precomputed files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reconfair.config import DatasetConfig, ReconstructorConfig
+from reconfair.data.sample import SampleSet
+from reconfair.engine.cache import Cache
+from reconfair.recon import make_reconstructor
+from reconfair.recon.learned import LearnedReconstructor, default_spec, load_reconstructor
+from reconfair.recon.plugins import FolderReconstructor, load_factory
+from reconfair.seeding import sample_generators
+
+__all__ = ["PreparedReconstructor", "dataset_slice", "degradation_slice", "prepare_reconstructor"]
+
+RECON_STAGE = "reconstructor"
+
+
+@dataclass(frozen=True)
+class PreparedReconstructor:
+    """A ready reconstructor, its table label and its cache key (``None``: not cacheable)."""
+
+    reconstructor: Any
+    label: str
+    key: str | None
+
+
+def dataset_slice(config: DatasetConfig, seed: int) -> dict[str, Any]:
+    """What determines a data set's images, labels and splits (not its degradations or tasks)."""
+    data = config.model_dump(mode="json", exclude={"degradations", "reconstructors", "tasks"})
+    return {"dataset": data, "seed": seed}
+
+
+def degradation_slice(operator: Any) -> dict[str, Any]:
+    """What determines a degradation: its ``describe()`` facts (operator, level, parameters)."""
+    return {"operator": operator.name, "level": float(operator.level), "facts": operator.describe()}
+
+
+def prepare_reconstructor(
+    entry: ReconstructorConfig,
+    operator: Any,
+    *,
+    samples: SampleSet,
+    dataset_config: DatasetConfig,
+    seed: int,
+    cache: Cache,
+    device: torch.device,
+    progress: bool,
+) -> PreparedReconstructor:
+    """The reconstructor ``entry`` names, for ``operator`` at its level, trained if needed."""
+    fields = {"dataset": samples.name, "degradation": operator.name, "level": f"{float(operator.level):g}"}
+    if entry.kind == "baseline":
+        recon = make_reconstructor("baseline", degradation=operator)
+        key = cache.key("baseline", {"degradation": degradation_slice(operator)})
+        return PreparedReconstructor(recon, recon.name, key)
+    if entry.kind == "folder":
+        folder = Path(_fill(entry.folder, fields, "folder"))
+        return PreparedReconstructor(FolderReconstructor(folder, name=entry.name), entry.name, None)
+    if entry.kind == "factory":
+        recon = load_factory(entry.factory, dict(entry.params), name=entry.name, degradation=operator)
+        return PreparedReconstructor(recon, entry.name, None)
+    if entry.checkpoint is not None:
+        stem = _fill(entry.checkpoint, fields, "checkpoint")
+        recon = load_reconstructor(stem)
+        if recon.name != entry.name:
+            raise ValueError(f"checkpoint {stem} holds a {recon.name!r} reconstructor, not {entry.name!r}")
+        return PreparedReconstructor(recon, entry.name, None)
+    spec = default_spec(entry.name, entry.preset, **entry.settings)
+    config_slice = {
+        **dataset_slice(dataset_config, seed),
+        "degradation": degradation_slice(operator),
+        "spec": spec,
+    }
+    key = cache.key(RECON_STAGE, config_slice)
+    found = cache.lookup(RECON_STAGE, key)
+    if found is not None:
+        return PreparedReconstructor(load_reconstructor(found / "model"), entry.name, key)
+    recon = train_reconstructor(
+        LearnedReconstructor(spec, seed=seed),
+        operator,
+        samples=samples,
+        seed=seed,
+        resume=cache.scratch(RECON_STAGE, key) / "training",
+        device=device,
+        progress=progress,
+    )
+    cache.store(RECON_STAGE, key, lambda tmp: recon.save(tmp / "model"), config_slice=config_slice)
+    return PreparedReconstructor(recon, entry.name, key)
+
+
+def train_reconstructor(
+    recon: LearnedReconstructor,
+    operator: Any,
+    *,
+    samples: SampleSet,
+    seed: int,
+    resume: Path | None,
+    device: torch.device,
+    progress: bool,
+) -> LearnedReconstructor:
+    """Fit ``recon`` on the training split, degraded afresh each epoch; validate on ``val``."""
+    train, val = samples.split("train"), samples.split("val")
+    if len(train) == 0 or len(val) == 0:
+        raise ValueError(
+            f"{samples.name}: training a reconstructor needs train and val samples, got "
+            f"{len(train)} and {len(val)}; check split_fractions and n_patients"
+        )
+    stage = f"recon-train/{samples.name}/{operator.name}@{float(operator.level)!r}"
+    train_ids = train.table["sample_id"].tolist()
+
+    def degraded_for_epoch(epoch: int) -> torch.Tensor:
+        return operator.degrade(train.images, generator=sample_generators(seed, f"{stage}/epoch{epoch}", train_ids))
+
+    val_ids = val.table["sample_id"].tolist()
+    val_inputs = operator.degrade(val.images, generator=sample_generators(seed, f"{stage}/val", val_ids))
+    recon.fit(
+        (degraded_for_epoch(0), train.images),
+        seed=seed,
+        val_pairs=(val_inputs, val.images),
+        refresh_inputs=degraded_for_epoch,
+        resume=resume,
+        device=device,
+        progress=progress,
+        description=f"train {recon.name} on {samples.name} {operator.name}@{float(operator.level):g}",
+    )
+    return recon
+
+
+def _fill(template: str, fields: dict[str, str], what: str) -> str:
+    try:
+        return template.format(**fields)
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(
+            f"reconstructor {what} {template!r}: bad placeholder ({error}); "
+            "allowed placeholders: {dataset}, {degradation}, {level}"
+        ) from None
