@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/throughput.py
+	$(PY) benchmarks/recon.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

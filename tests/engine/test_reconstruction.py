@@ -155,3 +155,30 @@ def test_learned_models_train_on_fresh_degradations_each_epoch(monkeypatch):
     )
     assert not torch.equal(seen[0], seen[1]) and torch.equal(seen[0], seen[2])
     assert seen[0].shape == samples.split("train").images.shape
+
+
+def test_user_checkpoints_are_loaded_per_condition_instead_of_training(tmp_path, monkeypatch):
+    from reconfair.recon.learned import make_learned
+
+    trained = make_learned("unet", features=[4, 4, 8, 8, 16, 4], seed=5)
+    with torch.no_grad():  # weights unlike a fresh model's, so loading is visible in the PSNR
+        trained.method.network.final_conv.bias.fill_(0.3)
+    trained.save(tmp_path / "weights" / "synthetic-chest-radiograph-lowdose@3000")
+    monkeypatch.setattr(reconstruction, "train_reconstructor", lambda *a, **k: pytest.fail("trained"))
+    template = str(tmp_path / "weights" / "{dataset}-{degradation}@{level}")
+    study = _study(tmp_path, [{"name": "unet", "checkpoint": template}])
+    result, out = _run(tmp_path, study)
+    assert result.exit_code == 0, result.output
+    table = pd.read_parquet(out / "samples.parquet")
+    rows = table[table["condition"] == "radiograph-lowdose@3000/unet"].drop_duplicates("sample_id")
+    samples = build_dataset(parse_config(study).datasets[0], seed=1)
+    index = {sid: i for i, sid in enumerate(samples.table["sample_id"])}
+    clean = samples.images[[index[s] for s in rows["sample_id"]]]
+    noisy = make_degradation("radiograph-lowdose", 3000).degrade(
+        clean, generator=sample_generators(1, "degrade/synthetic-chest/radiograph-lowdose@3000.0", rows["sample_id"].tolist())
+    )
+    expected = psnr(trained.reconstruct(noisy), clean).double().numpy()
+    np.testing.assert_allclose(rows["psnr"], expected, rtol=1e-6)
+    study["datasets"][0]["reconstructors"][0]["checkpoint"] = template.replace("{level}", "{lvl}")
+    result, _ = _run(tmp_path, study, name="bad")
+    assert result.exit_code == 2 and "{dataset}, {degradation}, {level}" in result.output
