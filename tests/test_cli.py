@@ -104,6 +104,14 @@ def test_evaluate_bootstrap_adds_uncertainty_columns(tmp_path):
     expected = bootstrap_deltas(read_samples(path), attributes=["sex"], min_group_size=2, n_boot=50, seed=7,
                                 adjust="bh").query("metric == 'eodd'")
     np.testing.assert_allclose(noisy["p_adjusted"], expected["p_adjusted"])
+    assert fairness.query("condition == 'noisy' and metric == 'auroc_gap'")["ci_low"].isna().all()
+    result = runner.invoke(app, [*args, "--bootstrap-group-auroc", "--out", str(tmp_path / "g")])
+    assert result.exit_code == 0, result.output
+    gap = pd.read_csv(tmp_path / "g" / "fairness.csv").query("condition == 'noisy' and metric == 'auroc_gap'")
+    expected = bootstrap_deltas(read_samples(path), attributes=["sex"], min_group_size=2, n_boot=50, seed=7,
+                                adjust="bh", group_auroc=True).query("metric == 'auroc_gap'")
+    assert not gap.empty and gap["ci_low"].notna().all()
+    np.testing.assert_allclose(gap[["ci_low", "ci_high"]], expected[["ci_low", "ci_high"]])
 
 
 @pytest.mark.parametrize(

@@ -86,6 +86,9 @@ def evaluate(
     ),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     adjust: str = typer.Option("holm", "--adjust", help="Multiple-testing correction: holm or bh."),
+    group_auroc: bool = typer.Option(
+        False, "--bootstrap-group-auroc", help="Also bootstrap the AUROC gap and worst-group AUROC (slower)."
+    ),
 ) -> None:
     """Compute the metrics of a per-sample table made anywhere (no predictions are recomputed)."""
     from reconfair.engine.table import read_samples
@@ -110,7 +113,8 @@ def evaluate(
         tables = evaluate_table(table, attributes=names, min_group_size=min_group_size, split=split, threshold=policy)
         if bootstrap > 0:
             boot = bootstrap_deltas(table, attributes=names, min_group_size=min_group_size, split=split,
-                                    threshold=policy, n_boot=bootstrap, seed=seed, adjust=adjust)
+                                    threshold=policy, n_boot=bootstrap, seed=seed, adjust=adjust,
+                                    group_auroc=group_auroc)
             tables = attach_uncertainty(tables, boot)
     except ValueError as error:
         _fail(f"{samples}: {error}")

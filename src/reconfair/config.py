@@ -260,6 +260,8 @@ class EvaluationConfig(_Frozen):
     """Paired patient-bootstrap resamples for SE, CI and p-values of every delta (0: skip)."""
     adjust: Literal["holm", "bh"] = "holm"
     """Multiple-testing correction across the family of bootstrap tests."""
+    bootstrap_group_auroc: bool = False
+    """Also bootstrap the AUROC gap and worst-group AUROC (one weighted AUROC per group and resample: slower)."""
 
     @field_validator("threshold")
     @classmethod

@@ -113,6 +113,7 @@ def run_study(
             n_boot=config.evaluation.bootstrap,
             seed=config.seed,
             adjust=config.evaluation.adjust,
+            group_auroc=config.evaluation.bootstrap_group_auroc,
         )
         tables = attach_uncertainty(tables, boot)
     tables.to_csv(out / "metrics")
