@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -128,9 +130,14 @@ def test_trained_reconstructors_are_cached_and_reused(tmp_path, monkeypatch):
 
     monkeypatch.setattr(reconstruction, "train_reconstructor", no_training)
     study["name"] = "renamed"  # cosmetic: changes no cache key
+    first_stages = json.loads((out / "manifest.json").read_text())["stages"]
     second, _ = _run(tmp_path, study)
     assert second.exit_code == 0, second.output
     pd.testing.assert_frame_equal(pd.read_parquet(out / "samples.parquet"), table)
+    stages = json.loads((out / "manifest.json").read_text())["stages"]
+    assert {s["status"] for s in first_stages} == {"computed"} and {s["status"] for s in stages} == {"cached"}
+    computed = {(s["stage"], s["key"]) for s in first_stages}
+    assert {(s["stage"], s["key"]) for s in stages} == computed and len(computed) == 1 + 2 + 5
     # a field that matters (the U-Net's size) trains exactly the two U-Nets again
     study["datasets"][0]["reconstructors"][1]["settings"]["features"] = [4, 4, 8, 8, 16, 4]
     third, _ = _run(tmp_path, study)

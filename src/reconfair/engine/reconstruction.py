@@ -20,12 +20,13 @@ import torch
 from reconfair.config import DatasetConfig, ReconstructorConfig
 from reconfair.data.sample import SampleSet
 from reconfair.engine.cache import Cache
+from reconfair.engine.keys import degradation_slice, reconstructor_slice
 from reconfair.recon import make_reconstructor
 from reconfair.recon.learned import LearnedReconstructor, default_spec, load_reconstructor
 from reconfair.recon.plugins import FolderReconstructor, load_factory
 from reconfair.seeding import sample_generators
 
-__all__ = ["PreparedReconstructor", "dataset_slice", "degradation_slice", "prepare_reconstructor"]
+__all__ = ["PreparedReconstructor", "prepare_reconstructor", "train_reconstructor"]
 
 RECON_STAGE = "reconstructor"
 
@@ -37,17 +38,6 @@ class PreparedReconstructor:
     reconstructor: Any
     label: str
     key: str | None
-
-
-def dataset_slice(config: DatasetConfig, seed: int) -> dict[str, Any]:
-    """What determines a data set's images, labels and splits (not its degradations or tasks)."""
-    data = config.model_dump(mode="json", exclude={"degradations", "reconstructors", "tasks"})
-    return {"dataset": data, "seed": seed}
-
-
-def degradation_slice(operator: Any) -> dict[str, Any]:
-    """What determines a degradation: its ``describe()`` facts (operator, level, parameters)."""
-    return {"operator": operator.name, "level": float(operator.level), "facts": operator.describe()}
 
 
 def prepare_reconstructor(
@@ -80,11 +70,7 @@ def prepare_reconstructor(
             raise ValueError(f"checkpoint {stem} holds a {recon.name!r} reconstructor, not {entry.name!r}")
         return PreparedReconstructor(recon, entry.name, None)
     spec = default_spec(entry.name, entry.preset, **entry.settings)
-    config_slice = {
-        **dataset_slice(dataset_config, seed),
-        "degradation": degradation_slice(operator),
-        "spec": spec,
-    }
+    config_slice = reconstructor_slice(dataset_config, operator, spec, seed)
     key = cache.key(RECON_STAGE, config_slice)
     found = cache.lookup(RECON_STAGE, key)
     if found is not None:

@@ -32,7 +32,8 @@ from reconfair.engine.cache import Cache, default_cache_dir
 from reconfair.engine.conditions import Condition, conditions_for
 from reconfair.engine.datasets import build_dataset
 from reconfair.engine.inference import infer_condition
-from reconfair.engine.reconstruction import dataset_slice, degradation_slice, prepare_reconstructor
+from reconfair.engine.keys import diagnostic_slice, inference_slice
+from reconfair.engine.reconstruction import prepare_reconstructor
 from reconfair.engine.table import canonical, read_samples, write_samples
 from reconfair.metrics.aggregate import aggregate_patients
 from reconfair.metrics.evaluate import EvaluationTables, evaluate
@@ -127,7 +128,7 @@ def run_study(
         dataset_order=[d.name for d in config.datasets],
     )
     write_summary(summary, out / "summary.md", synthetic=True)
-    _write_manifest(out, config, device=device, timings=timings)
+    _write_manifest(out, config, device=device, timings=timings, cache=cache)
     return RunResult(out_dir=out, samples=samples_table, tables=tables, summary=summary)
 
 
@@ -163,14 +164,10 @@ def _condition_rows(
     _check_plugin_files(reconstructor, evaluated)
     if recon_key is None:  # plug-ins: their outputs may change outside reconfair, so never cached
         return infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=config.seed, device=device)
-    config_slice = {
-        **dataset_slice(dataset_config, config.seed),
-        "condition": condition.name,
-        "degradation": None if condition.is_original else degradation_slice(condition.operator),
-        "reconstructor": recon_key,
-        "models": model_keys,
-        "splits": splits,
-    }
+    config_slice = inference_slice(
+        dataset_config, config.seed, condition=condition, reconstructor_key=recon_key, model_keys=model_keys,
+        splits=splits,
+    )
     key = cache.key("inference", config_slice)
     found = cache.lookup("inference", key)
     if found is None:
@@ -200,7 +197,7 @@ def _diagnostic_models(
     train, val = samples.split("train"), samples.split("val")
     models, keys = {}, {}
     for task in dataset_config.tasks:
-        config_slice = {**dataset_slice(dataset_config, seed), "task": task.model_dump(mode="json")}
+        config_slice = diagnostic_slice(dataset_config, task, seed)
         key = keys[task.kind] = cache.key("diagnostic", config_slice)
         found = cache.lookup("diagnostic", key)
         if found is not None:
@@ -231,7 +228,9 @@ def _diagnostic_models(
     return models, keys
 
 
-def _write_manifest(out: Path, config: StudyConfig, *, device: torch.device, timings: dict[str, float]) -> None:
+def _write_manifest(
+    out: Path, config: StudyConfig, *, device: torch.device, timings: dict[str, float], cache: Cache
+) -> None:
     import monai
     import numpy
 
@@ -246,6 +245,8 @@ def _write_manifest(out: Path, config: StudyConfig, *, device: torch.device, tim
         "seed": config.seed,
         "seconds_per_dataset": timings,
         "synthetic_data": True,
+        "cache": str(cache.root),
+        "stages": cache.events,
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     console.log(f"wrote {out}")

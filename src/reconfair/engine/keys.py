@@ -1,0 +1,65 @@
+"""Configuration slices that key each stage's cache entry (one place, used by the run and the plan).
+
+A slice holds exactly what determines a stage's output; cosmetic fields (run
+name, output folder, progress) never enter one.
+
+>>> from reconfair.config import DatasetConfig
+>>> a = dataset_slice(DatasetConfig(name="synthetic-chest"), seed=0)
+>>> b = dataset_slice(DatasetConfig(name="synthetic-chest", reconstructors=["baseline", "unet"]), seed=0)
+>>> a == b  # reconstructors do not change the data
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "dataset_slice",
+    "degradation_slice",
+    "diagnostic_slice",
+    "inference_slice",
+    "reconstructor_slice",
+]
+
+
+def dataset_slice(config: Any, seed: int) -> dict[str, Any]:
+    """What determines a data set's images, labels and splits (not its degradations or tasks)."""
+    data = config.model_dump(mode="json", exclude={"degradations", "reconstructors", "tasks"})
+    return {"dataset": data, "seed": seed}
+
+
+def degradation_slice(operator: Any) -> dict[str, Any]:
+    """What determines a degradation: its ``describe()`` facts (operator, level, parameters)."""
+    return {"operator": operator.name, "level": float(operator.level), "facts": operator.describe()}
+
+
+def diagnostic_slice(dataset_config: Any, task: Any, seed: int) -> dict[str, Any]:
+    """A diagnostic model: the data set and the task's model settings."""
+    return {**dataset_slice(dataset_config, seed), "task": task.model_dump(mode="json")}
+
+
+def reconstructor_slice(dataset_config: Any, operator: Any, spec: dict[str, Any], seed: int) -> dict[str, Any]:
+    """A trained reconstructor: the data set, the degradation and the model's full spec."""
+    return {**dataset_slice(dataset_config, seed), "degradation": degradation_slice(operator), "spec": spec}
+
+
+def inference_slice(
+    dataset_config: Any,
+    seed: int,
+    *,
+    condition: Any,
+    reconstructor_key: str,
+    model_keys: dict[str, str],
+    splits: Sequence[str],
+) -> dict[str, Any]:
+    """One condition's rows: the data, the degradation, the reconstructor's and models' keys, the splits."""
+    return {
+        **dataset_slice(dataset_config, seed),
+        "condition": condition.name,
+        "degradation": None if condition.is_original else degradation_slice(condition.operator),
+        "reconstructor": reconstructor_key,
+        "models": dict(model_keys),
+        "splits": list(splits),
+    }
