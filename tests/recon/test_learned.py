@@ -81,6 +81,10 @@ def test_specs_are_validated():
         default_spec("irsde", "huge")
     assert default_spec("unet", "paper")["features"][:5] == [64, 128, 256, 512, 1024]
     assert default_spec("pix2pix")["lambda_l1"] == 100.0 and default_spec("pix2pix")["betas"] == [0.5, 0.999]
+    paper = {m: default_spec(m, "paper") for m in ("unet", "pix2pix", "irsde")}
+    assert paper["pix2pix"]["lambda_l1"] == 1000.0 and paper["unet"]["epochs"] == 20 and paper["irsde"]["T"] == 100
+    assert paper["unet"]["learning_rate"] == 1e-4 and paper["pix2pix"]["learning_rate"] == 2e-4
+    assert paper["irsde"]["parametrisation"] == "noise" and not paper["unet"]["residual"]
     assert default_spec("irsde")["T"] == 100 and default_spec("irsde")["lam"] == pytest.approx(10 / 255)
 
 
