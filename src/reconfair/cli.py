@@ -1,4 +1,4 @@
-"""Command line: ``reconfair demo``, ``run``, ``validate`` and ``evaluate``.
+"""Command line: ``reconfair demo``, ``run``, ``validate``, ``evaluate``, ``plan`` and ``cache ls|gc``.
 
 Configuration and input problems exit with code 2 and a message naming the
 field, file or column.
@@ -7,6 +7,8 @@ field, file or column.
 from __future__ import annotations
 
 import math
+import os
+import shutil
 from pathlib import Path
 
 import typer
@@ -123,6 +125,130 @@ def evaluate(
     out_console.print(f"wrote {folder}/performance.csv, groups.csv, fairness.csv")
     if seeds:
         out_console.print(f"wrote {', '.join(p.name for p in seeds)} (mean ± sd over replicate seeds)")
+
+
+@app.command()
+def plan(
+    config: Path = typer.Argument(..., help="Study configuration (YAML)."),
+    out: Path = typer.Option(None, "--out", help="Run directory (default: runs/<config name>); locates OUT/.cache."),
+    cache: Path = typer.Option(
+        None, "--cache", help="Cache of trained models and rows (default: $RECONFAIR_CACHE or OUT/.cache)."
+    ),
+) -> None:
+    """Show the stages a run of CONFIG executes and which are cached already (nothing is run)."""
+    from reconfair.engine.cache import Cache, default_cache_dir
+    from reconfair.engine.plan import plan_study, summarize
+
+    study = _load_or_exit(config)
+    root = cache if cache is not None else default_cache_dir(out or Path("runs") / study.name)
+    try:
+        stages = plan_study(study, Cache(root))
+    except ValueError as error:
+        _fail(f"{config}: {error}")
+    table = Table(title=f"{study.name}: plan (cache {root})", title_justify="left")
+    for column in ("stage", "label", "status", "estimate"):
+        table.add_column(column, justify="right" if column == "estimate" else "left")
+    colours = {"cached": "green", "pending": "yellow", "always": "cyan"}
+    for stage in stages:
+        estimate = f"{stage.estimate:,} {stage.unit}" if stage.unit else "-"
+        table.add_row(stage.stage, stage.label, f"[{colours[stage.status]}]{stage.status}[/]", estimate)
+    out_console.print(table)
+    out_console.print(summarize(stages))
+
+
+cache_app = typer.Typer(
+    no_args_is_help=True,
+    help=(
+        "Inspect and clean a cache of trained models and per-condition rows. The cache is --cache DIR, "
+        "else $RECONFAIR_CACHE (a run's own cache is <run folder>/.cache); without either the command exits 2."
+    ),
+)
+app.add_typer(cache_app, name="cache")
+_CACHE_OPTION_HELP = "The cache folder (default: $RECONFAIR_CACHE; a run's own cache is <run folder>/.cache)."
+
+
+@cache_app.command("ls")
+def cache_ls(cache: Path = typer.Option(None, "--cache", help=_CACHE_OPTION_HELP)) -> None:
+    """List the cache's entries: stage, key, size, when written, what they hold."""
+    from datetime import datetime
+
+    from reconfair.engine.cache import Cache, folder_size
+
+    store = Cache(_cache_root(cache))
+    entries = store.entries()
+    table = Table(title=f"cache {store.root}", title_justify="left")
+    for column in ("stage", "key", "size MB", "created", "description"):
+        table.add_column(column, justify="right" if column == "size MB" else "left", no_wrap=column != "description")
+    for entry in entries:
+        created = datetime.fromtimestamp(entry.created).strftime("%Y-%m-%d %H:%M")
+        table.add_row(entry.stage, entry.key, _megabytes(entry.size_bytes), created, entry.description)
+    out_console.print(table)
+    total = sum(e.size_bytes for e in entries)
+    out_console.print(f"{len(entries)} entries, {_megabytes(total)} MB")
+    leftovers = store.leftovers()
+    if leftovers:
+        size = sum(folder_size(p) for p in leftovers)
+        out_console.print(
+            f"{len(leftovers)} leftover folder(s), {_megabytes(size)} MB: `reconfair cache gc` removes them"
+        )
+
+
+@cache_app.command("gc")
+def cache_gc(
+    cache: Path = typer.Option(None, "--cache", help=_CACHE_OPTION_HELP),
+    keep: list[Path] = typer.Option(
+        None, "--keep", help="Also remove every entry that the plan of this config does not use (repeatable)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print what would be removed; remove nothing."),
+    scratch: bool = typer.Option(
+        False, "--scratch", help="Also remove scratch/: the resumable training state of interrupted runs."
+    ),
+) -> None:
+    """Remove temporary folders of interrupted writes and, with --keep, entries no config uses.
+
+    Do not collect a cache that a run is using.
+    """
+    from reconfair.engine.cache import Cache, folder_size
+    from reconfair.engine.plan import plan_study
+
+    store = Cache(_cache_root(cache))
+    removals = [(path, "leftover") for path in store.leftovers(scratch=scratch)]
+    if keep:
+        used: set[tuple[str, str | None]] = set()
+        for config in keep:  # every config is loaded and planned before anything is removed
+            try:
+                used |= {(s.stage, s.key) for s in plan_study(_load_or_exit(config), store)}
+            except ValueError as error:
+                _fail(f"{config}: {error}")
+        removals += [(e.folder, f"unused {e.stage}: {e.description}") for e in store.entries()
+                     if (e.stage, e.key) not in used]
+    freed = 0
+    verb = "would remove" if dry_run else "removed"
+    for path, reason in removals:
+        size = folder_size(path)
+        freed += size
+        if not dry_run:
+            shutil.rmtree(path)
+        out_console.print(f"{verb} {path} ({reason}, {_megabytes(size)} MB)", highlight=False, soft_wrap=True)
+    out_console.print(f"{'would free' if dry_run else 'freed'} {_megabytes(freed)} MB in {len(removals)} folder(s)")
+
+
+def _cache_root(cache: Path | None) -> Path:
+    from reconfair.engine.cache import CACHE_ENV
+
+    root = cache if cache is not None else (Path(os.environ[CACHE_ENV]) if os.environ.get(CACHE_ENV) else None)
+    if root is None:
+        _fail(
+            f"no cache given: pass --cache DIR (a run's cache is <run folder>/.cache) or set ${CACHE_ENV}"
+        )
+    if not root.is_dir():
+        source = "--cache" if cache is not None else f"${CACHE_ENV}"
+        _fail(f"{source} {root}: no such folder; pass the folder a run wrote its cache to (<run folder>/.cache)")
+    return root
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:.2f}"
 
 
 def _fail(message: str) -> None:

@@ -19,6 +19,10 @@ True
 >>> folder = cache.store("demo-stage", key, lambda tmp: (tmp / "value.txt").write_text("42"))
 >>> (cache.lookup("demo-stage", key) / "value.txt").read_text()
 '42'
+>>> [(entry.stage, entry.key == key) for entry in cache.entries()]
+[('demo-stage', True)]
+>>> cache.leftovers()  # no interrupted work
+[]
 """
 
 from __future__ import annotations
@@ -29,15 +33,17 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import reconfair
 
-__all__ = ["Cache", "default_cache_dir"]
+__all__ = ["Cache", "CacheEntry", "default_cache_dir", "folder_size"]
 
 CACHE_ENV = "RECONFAIR_CACHE"
 _SLICE_FILE = "entry.json"
+_SCRATCH = "scratch"
 
 
 def default_cache_dir(out_dir: str | Path) -> Path:
@@ -51,6 +57,8 @@ class Cache:
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        #: What this process found (``cached``) or wrote (``computed``), in order, for the manifest.
+        self.events: list[dict[str, str]] = []
 
     def key(self, stage: str, config_slice: dict[str, Any]) -> str:
         """Hex digest of (stage, slice, package version); the slice must be JSON-serialisable."""
@@ -68,11 +76,14 @@ class Cache:
     def lookup(self, stage: str, key: str) -> Path | None:
         """The entry's folder when it is complete, else ``None``."""
         folder = self.folder(stage, key)
-        return folder if (folder / _SLICE_FILE).is_file() else None
+        if not (folder / _SLICE_FILE).is_file():
+            return None
+        self.events.append({"stage": stage, "key": key, "status": "cached"})
+        return folder
 
     def scratch(self, stage: str, key: str) -> Path:
         """A per-entry folder for work in progress (e.g. resumable training state)."""
-        folder = self.root / "scratch" / stage / key
+        folder = self.root / _SCRATCH / stage / key
         folder.mkdir(parents=True, exist_ok=True)
         return folder
 
@@ -94,5 +105,87 @@ class Cache:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        shutil.rmtree(self.root / "scratch" / stage / key, ignore_errors=True)
+        shutil.rmtree(self.root / _SCRATCH / stage / key, ignore_errors=True)
+        self.events.append({"stage": stage, "key": key, "status": "computed"})
         return final
+
+    def entries(self) -> list[CacheEntry]:
+        """Every complete entry (one with ``entry.json``), by stage, then oldest first."""
+        found = []
+        for folder in self._stage_folders():
+            for entry in folder.iterdir():
+                meta_file = entry / _SLICE_FILE
+                if entry.name.startswith(".") or not meta_file.is_file():
+                    continue
+                try:
+                    meta = json.loads(meta_file.read_text(encoding="utf-8"))
+                except (OSError, ValueError):
+                    meta = {}
+                found.append(
+                    CacheEntry(
+                        stage=folder.name,
+                        key=entry.name,
+                        folder=entry,
+                        size_bytes=folder_size(entry),
+                        created=meta_file.stat().st_mtime,
+                        config_slice=meta.get("slice") if isinstance(meta, dict) else None,
+                    )
+                )
+        return sorted(found, key=lambda e: (e.stage, e.created, e.key))
+
+    def leftovers(self, *, scratch: bool = False) -> list[Path]:
+        """Temporary folders of interrupted writes (``root/<stage>/.*``); with ``scratch``, also
+        ``root/scratch``, the resumable training state of interrupted runs."""
+        found = [entry for folder in self._stage_folders() for entry in sorted(folder.iterdir())
+                 if entry.name.startswith(".") and entry.is_dir()]
+        folder = self.root / _SCRATCH
+        return found + ([folder] if scratch and folder.is_dir() else [])
+
+    def _stage_folders(self) -> list[Path]:
+        if not self.root.is_dir():
+            return []
+        return sorted(
+            p for p in self.root.iterdir() if p.is_dir() and p.name != _SCRATCH and not p.name.startswith(".")
+        )
+
+
+@dataclass(frozen=True)
+class CacheEntry:
+    """One complete entry: where it is, how big, when written, and the slice that keyed it."""
+
+    stage: str
+    key: str
+    folder: Path
+    size_bytes: int
+    created: float
+    """POSIX time at which ``entry.json`` was written."""
+    config_slice: dict[str, Any] | None
+
+    @property
+    def description(self) -> str:
+        """A short text from the slice, e.g. ``"synthetic-chest radiograph-lowdose@3000 unet"``.
+
+        >>> config_slice = {"dataset": {"name": "synthetic-chest"}, "spec": {"model": "unet"},
+        ...                 "degradation": {"operator": "radiograph-lowdose", "level": 3000.0}}
+        >>> CacheEntry("reconstructor", "k", Path("."), 0, 0.0, config_slice).description
+        'synthetic-chest radiograph-lowdose@3000 unet'
+        """
+        s = self.config_slice if isinstance(self.config_slice, dict) else {}
+        parts = [str((s.get("dataset") or {}).get("name", ""))]
+        if s.get("condition"):
+            parts.append(str(s["condition"]))
+        elif isinstance(s.get("degradation"), dict):
+            degradation = s["degradation"]
+            parts.append(f"{degradation.get('operator')}@{float(degradation.get('level', float('nan'))):g}")
+        for field, name in (("spec", "model"), ("task", "kind")):
+            if isinstance(s.get(field), dict) and name in s[field]:
+                parts.append(str(s[field][name]))
+        return " ".join(p for p in parts if p) or "(no description)"
+
+
+def folder_size(path: str | Path) -> int:
+    """Total bytes of the files under ``path`` (0 when it does not exist)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_size
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())

@@ -16,10 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 __all__ = [
+    "baseline_slice",
     "dataset_slice",
     "degradation_slice",
     "diagnostic_slice",
     "inference_slice",
+    "inferred_splits",
     "reconstructor_slice",
 ]
 
@@ -33,6 +35,11 @@ def dataset_slice(config: Any, seed: int) -> dict[str, Any]:
 def degradation_slice(operator: Any) -> dict[str, Any]:
     """What determines a degradation: its ``describe()`` facts (operator, level, parameters)."""
     return {"operator": operator.name, "level": float(operator.level), "facts": operator.describe()}
+
+
+def baseline_slice(operator: Any) -> dict[str, Any]:
+    """A baseline reconstructor (nothing trained): only the degradation decides it."""
+    return {"degradation": degradation_slice(operator)}
 
 
 def diagnostic_slice(dataset_config: Any, task: Any, seed: int) -> dict[str, Any]:
@@ -63,3 +70,14 @@ def inference_slice(
         "models": dict(model_keys),
         "splits": list(splits),
     }
+
+
+def inferred_splits(evaluation: Any, condition: Any) -> list[str]:
+    """Splits a condition is inferred on: ``val`` + the evaluation split for ``original`` or ``refit``.
+
+    The fixed-validation threshold needs only the original images' ``val``
+    predictions, so reconstructed conditions are inferred on the evaluation
+    split alone unless the threshold is refitted per condition.
+    """
+    refit = evaluation.threshold == "refit"
+    return sorted({"val", evaluation.split} if condition.is_original or refit else {evaluation.split})

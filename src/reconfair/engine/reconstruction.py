@@ -20,7 +20,7 @@ import torch
 from reconfair.config import DatasetConfig, ReconstructorConfig
 from reconfair.data.sample import SampleSet
 from reconfair.engine.cache import Cache
-from reconfair.engine.keys import degradation_slice, reconstructor_slice
+from reconfair.engine.keys import baseline_slice, reconstructor_slice
 from reconfair.recon import make_reconstructor
 from reconfair.recon.learned import LearnedReconstructor, default_spec, load_reconstructor
 from reconfair.recon.plugins import FolderReconstructor, load_factory
@@ -55,7 +55,7 @@ def prepare_reconstructor(
     fields = {"dataset": samples.name, "degradation": operator.name, "level": f"{float(operator.level):g}"}
     if entry.kind == "baseline":
         recon = make_reconstructor("baseline", degradation=operator)
-        key = cache.key("baseline", {"degradation": degradation_slice(operator)})
+        key = cache.key("baseline", baseline_slice(operator))
         return PreparedReconstructor(recon, recon.name, key)
     if entry.kind == "folder":
         folder = Path(_fill(entry.folder, fields, "folder"))

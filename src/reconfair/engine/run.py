@@ -32,7 +32,7 @@ from reconfair.engine.cache import Cache, default_cache_dir
 from reconfair.engine.conditions import Condition, conditions_for
 from reconfair.engine.datasets import build_dataset
 from reconfair.engine.inference import infer_condition
-from reconfair.engine.keys import diagnostic_slice, inference_slice
+from reconfair.engine.keys import diagnostic_slice, inference_slice, inferred_splits
 from reconfair.engine.reconstruction import prepare_reconstructor
 from reconfair.engine.table import canonical, read_samples, write_samples
 from reconfair.metrics.aggregate import aggregate_patients
@@ -145,8 +145,7 @@ def _condition_rows(
     progress: bool,
 ) -> pd.DataFrame:
     """The condition's per-sample rows: from the cache, or reconstruct and diagnose."""
-    refit = config.evaluation.threshold == "refit"
-    splits = sorted({"val", config.evaluation.split} if condition.is_original or refit else {config.evaluation.split})
+    splits = inferred_splits(config.evaluation, condition)
     reconstructor, recon_key = None, "original"
     if not condition.is_original:
         prepared = prepare_reconstructor(

@@ -1,0 +1,202 @@
+"""The plan of a run: every stage it executes, in order, with its cache key and status.
+
+A plan is computed without training or inferring anything: it builds each data
+set's table (to count split sizes), computes the same cache keys as
+:func:`~reconfair.engine.run.run_study` from the slices in
+:mod:`reconfair.engine.keys`, and checks which entries already exist.  Looking
+at the plan never changes the cache (not even :attr:`Cache.events`).
+
+Stages, per data set: one ``diagnostic`` model per task, one ``reconstructor``
+per degradation level and learned reconstructor that is trained here (not for
+baselines, plug-ins or user checkpoints), one ``inference`` per condition;
+then ``evaluate`` and ``report`` for the whole study.
+
+``status`` is ``cached`` (the entry exists), ``pending`` (a run computes it) or
+``always`` (never cached: inference through a plug-in or user checkpoint,
+whose outputs may change outside reconfair, and the evaluate/report stages).
+
+``estimate`` is a rough amount of work, in image passes: for training stages
+``epochs x training images`` (an upper bound, early stopping may end sooner);
+for inference the number of images reconstructed and diagnosed; ``0`` for
+evaluate and report (cheap next to the rest).  See :attr:`Stage.unit`.
+
+Examples
+--------
+>>> import tempfile
+>>> from reconfair.config import StudyConfig
+>>> config = StudyConfig.model_validate({"datasets": [{
+...     "name": "synthetic-chest", "n_patients": 20, "image_size": 32,
+...     "degradations": [{"operator": "radiograph-lowdose", "levels": [3000]}],
+...     "reconstructors": ["baseline", {"name": "unet", "settings": {"epochs": 2}}],
+...     "tasks": [{"kind": "classification", "model": {"epochs": 1}}]}]})
+>>> stages = plan_study(config, Cache(tempfile.mkdtemp()))
+>>> [(s.stage, s.label, s.status) for s in stages]  # doctest: +NORMALIZE_WHITESPACE
+[('diagnostic', 'synthetic-chest classification', 'pending'),
+ ('reconstructor', 'synthetic-chest radiograph-lowdose@3000 unet', 'pending'),
+ ('inference', 'synthetic-chest original', 'pending'),
+ ('inference', 'synthetic-chest radiograph-lowdose@3000/identity', 'pending'),
+ ('inference', 'synthetic-chest radiograph-lowdose@3000/unet', 'pending'),
+ ('evaluate', 'evaluate all data sets', 'always'),
+ ('report', 'report', 'always')]
+>>> stages[1].estimate == 2 * stages[0].estimate  # 2 epochs vs 1 epoch over the same training images
+True
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from reconfair.config import DatasetConfig, StudyConfig
+from reconfair.engine.cache import Cache
+from reconfair.engine.conditions import Condition, conditions_for
+from reconfair.engine.datasets import build_dataset
+from reconfair.engine.keys import (
+    baseline_slice,
+    diagnostic_slice,
+    inference_slice,
+    inferred_splits,
+    reconstructor_slice,
+)
+
+__all__ = ["Stage", "plan_study", "summarize"]
+
+Status = Literal["cached", "pending", "always"]
+STAGE_KINDS = ("diagnostic", "reconstructor", "inference", "evaluate", "report")
+_UNITS = {"diagnostic": "image-epochs", "reconstructor": "image-epochs", "inference": "images"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of a run.
+
+    Attributes
+    ----------
+    stage
+        Its kind: one of ``diagnostic``, ``reconstructor``, ``inference``, ``evaluate``, ``report``.
+    key
+        The cache key (entry ``<cache>/<stage>/<key>/``), or ``None`` when never cached.
+    label
+        Human-readable, e.g. ``"synthetic-chest radiograph-lowdose@3000 unet"``.
+    depends_on
+        The stages it needs: their keys, or their labels when they have no key.
+    status
+        ``cached``, ``pending`` or ``always`` (see the module documentation).
+    estimate
+        Rough work in :attr:`unit`.
+    """
+
+    stage: str
+    key: str | None
+    label: str
+    depends_on: tuple[str, ...] = ()
+    status: Status = "pending"
+    estimate: int = 0
+
+    @property
+    def unit(self) -> str:
+        """``image-epochs`` (training), ``images`` (inference) or ``""`` (evaluate, report)."""
+        return _UNITS.get(self.stage, "")
+
+    @property
+    def ref(self) -> str:
+        """How other stages name this one in ``depends_on``: the key, else the label."""
+        return self.key if self.key is not None else self.label
+
+
+def plan_study(config: StudyConfig, cache: Cache) -> list[Stage]:
+    """The stages :func:`~reconfair.engine.run.run_study` executes for ``config``, in order.
+
+    Parameters
+    ----------
+    config
+        A validated study configuration.
+    cache
+        The cache the run would use; only inspected (nothing is written or recorded).
+
+    Returns
+    -------
+    list of Stage
+        Per data set: diagnostic, reconstructor and inference stages; then evaluate and report.
+    """
+    stages: list[Stage] = []
+    for dataset_config in config.datasets:
+        stages += _dataset_stages(dataset_config, config, cache)
+    inference = tuple(s.ref for s in stages if s.stage == "inference")
+    evaluate = Stage("evaluate", None, "evaluate all data sets", inference, "always", 0)
+    stages += [evaluate, Stage("report", None, "report", (evaluate.ref,), "always", 0)]
+    return stages
+
+
+def summarize(stages: list[Stage]) -> str:
+    """One line: ``"7 stages: 0 cached, 5 pending, 2 always"``.
+
+    >>> summarize([Stage("report", None, "report", status="always")])
+    '1 stages: 0 cached, 0 pending, 1 always'
+    """
+    counts = {status: sum(s.status == status for s in stages) for status in ("cached", "pending", "always")}
+    return f"{len(stages)} stages: {counts['cached']} cached, {counts['pending']} pending, {counts['always']} always"
+
+
+def _dataset_stages(dataset_config: DatasetConfig, config: StudyConfig, cache: Cache) -> list[Stage]:
+    seed, name = config.seed, dataset_config.name
+    split_sizes = build_dataset(dataset_config, seed=seed).table["split"].value_counts().to_dict()
+    n_train = int(split_sizes.get("train", 0))
+    stages: list[Stage] = []
+    model_keys: dict[str, str] = {}
+    for task in dataset_config.tasks:
+        key = model_keys[task.kind] = cache.key("diagnostic", diagnostic_slice(dataset_config, task, seed))
+        stages.append(_stage(cache, "diagnostic", key, f"{name} {task.kind}", (), task.model.epochs * n_train))
+    conditions = conditions_for(dataset_config.degradations, dataset_config.reconstructors)
+    trained: dict[str, Stage] = {}
+    for condition in conditions:
+        if _trained_here(condition):
+            stage = trained[condition.name] = _reconstructor_stage(condition, dataset_config, seed, cache, n_train)
+            stages.append(stage)
+    for condition in conditions:
+        splits = inferred_splits(config.evaluation, condition)
+        n_images = sum(int(split_sizes.get(split, 0)) for split in splits)
+        recon_stage = trained.get(condition.name)
+        depends = (*model_keys.values(), *((recon_stage.ref,) if recon_stage else ()))
+        label = f"{name} {condition.name}"
+        recon_key = _reconstructor_key(condition, recon_stage, cache)
+        if recon_key is None:  # plug-ins and user checkpoints: never cached
+            stages.append(Stage("inference", None, label, depends, "always", n_images))
+            continue
+        config_slice = inference_slice(
+            dataset_config, seed, condition=condition, reconstructor_key=recon_key, model_keys=model_keys,
+            splits=splits,
+        )
+        stages.append(_stage(cache, "inference", cache.key("inference", config_slice), label, depends, n_images))
+    return stages
+
+
+def _trained_here(condition: Condition) -> bool:
+    """Whether the run trains this condition's reconstructor (learned, without a user checkpoint)."""
+    return not condition.is_original and condition.entry.kind == "learned" and condition.entry.checkpoint is None
+
+
+def _reconstructor_stage(
+    condition: Condition, dataset_config: DatasetConfig, seed: int, cache: Cache, n_train: int
+) -> Stage:
+    from reconfair.recon.learned import default_spec
+
+    entry, operator = condition.entry, condition.operator
+    spec = default_spec(entry.name, entry.preset, **entry.settings)
+    key = cache.key("reconstructor", reconstructor_slice(dataset_config, operator, spec, seed))
+    label = f"{dataset_config.name} {operator.name}@{float(operator.level):g} {entry.name}"
+    return _stage(cache, "reconstructor", key, label, (), int(spec["epochs"]) * n_train)
+
+
+def _reconstructor_key(condition: Condition, recon_stage: Stage | None, cache: Cache) -> str | None:
+    """The ``reconstructor_key`` of the inference slice, as the run computes it (``None``: uncached)."""
+    if condition.is_original:
+        return "original"
+    if condition.entry.kind == "baseline":
+        return cache.key("baseline", baseline_slice(condition.operator))
+    return recon_stage.key if recon_stage is not None else None
+
+
+def _stage(cache: Cache, kind: str, key: str, label: str, depends: tuple[str, ...], estimate: int) -> Stage:
+    status: Status = "cached" if (cache.folder(kind, key) / "entry.json").is_file() else "pending"
+    return Stage(kind, key, label, tuple(depends), status, int(estimate))
