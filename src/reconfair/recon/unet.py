@@ -77,7 +77,7 @@ def zero_last_layer(network: torch.nn.Module) -> None:
 
     >>> net = build_unet([4, 4, 8, 8, 16, 4])
     >>> zero_last_layer(net)
-    >>> float(net.eval()(torch.rand(1, 1, 32, 32)).abs().max())
+    >>> float(net.eval()(torch.rand(1, 1, 32, 32)).detach().abs().max())
     0.0
     """
     with torch.no_grad():
