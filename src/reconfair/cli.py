@@ -36,11 +36,13 @@ def demo(
     cache: Path = typer.Option(
         None, "--cache", help="Cache of trained models and rows (default: $RECONFAIR_CACHE or OUT/.cache)."
     ),
+    executor: str = typer.Option("local", "--executor", help="local, or ray: independent stages in parallel."),
+    address: str = typer.Option(None, "--address", help="Ray cluster: auto or HOST:PORT (default: start a local one)."),
 ) -> None:
     """Run the demo study on the embedded synthetic data and print a summary."""
     from reconfair.demo import demo_config
 
-    _execute(demo_config(quick=quick), out, progress=progress, cache=cache)
+    _execute(demo_config(quick=quick), out, progress=progress, cache=cache, executor=executor, address=address)
 
 
 @app.command()
@@ -51,10 +53,13 @@ def run(
     cache: Path = typer.Option(
         None, "--cache", help="Cache of trained models and rows (default: $RECONFAIR_CACHE or OUT/.cache)."
     ),
+    executor: str = typer.Option("local", "--executor", help="local, or ray: independent stages in parallel."),
+    address: str = typer.Option(None, "--address", help="Ray cluster: auto or HOST:PORT (default: start a local one)."),
 ) -> None:
     """Run the study described by CONFIG."""
     study = _load_or_exit(config)
-    _execute(study, out or Path("runs") / study.name, progress=progress, cache=cache)
+    _execute(study, out or Path("runs") / study.name, progress=progress, cache=cache, executor=executor,
+             address=address)
 
 
 @app.command()
@@ -264,12 +269,20 @@ def _load_or_exit(path: Path) -> StudyConfig:
         raise typer.Exit(EXIT_CONFIG_ERROR) from None
 
 
-def _execute(study: StudyConfig, out: Path, *, progress: bool, cache: Path | None) -> None:
+def _execute(
+    study: StudyConfig,
+    out: Path,
+    *,
+    progress: bool,
+    cache: Path | None,
+    executor: str = "local",
+    address: str | None = None,
+) -> None:
     from reconfair.engine.run import run_study
     from reconfair.report.summary import SYNTHETIC_NOTICE
 
     try:
-        result = run_study(study, out, progress=progress, cache_dir=cache)
+        result = run_study(study, out, progress=progress, cache_dir=cache, executor=executor, address=address)
     except (ValueError, FileNotFoundError, TypeError, ImportError) as error:
         _fail(f"{error} (finished stages are kept in the cache and reused by the next run)")
     print_summary(result.summary, title=study.name)

@@ -1,0 +1,117 @@
+"""The stages of a run that produce cached artifacts: diagnostic models and per-condition rows.
+
+Each function is a pure function of the configuration (plus the cache): the
+local executor calls them in order, the Ray executor calls them in workers.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import torch
+
+from reconfair.config import StudyConfig
+from reconfair.data.sample import SampleSet
+from reconfair.diagnose import DiagnosticModel, load_model
+from reconfair.engine.cache import Cache
+from reconfair.engine.conditions import Condition
+from reconfair.engine.inference import infer_condition
+from reconfair.engine.keys import diagnostic_slice, inference_slice, inferred_splits
+from reconfair.engine.reconstruction import prepare_reconstructor
+from reconfair.engine.table import read_samples, write_samples
+
+__all__ = ["check_plugin_files", "condition_rows", "diagnostic_models"]
+
+
+def condition_rows(
+    samples: SampleSet,
+    condition: Condition,
+    models: dict[str, DiagnosticModel],
+    *,
+    model_keys: dict[str, str],
+    dataset_config,
+    config: StudyConfig,
+    cache: Cache,
+    device: torch.device,
+    progress: bool,
+) -> pd.DataFrame:
+    """The condition's per-sample rows: from the cache, or reconstruct and diagnose."""
+    splits = inferred_splits(config.evaluation, condition)
+    reconstructor, recon_key = None, "original"
+    if not condition.is_original:
+        prepared = prepare_reconstructor(
+            condition.entry,
+            condition.operator,
+            samples=samples,
+            dataset_config=dataset_config,
+            seed=config.seed,
+            cache=cache,
+            device=device,
+            progress=progress,
+        )
+        reconstructor, recon_key = prepared.reconstructor, prepared.key
+    evaluated = samples.subset(samples.table.index[samples.table["split"].isin(splits)].to_numpy())
+    check_plugin_files(reconstructor, evaluated)
+    if recon_key is None:  # plug-ins: their outputs may change outside reconfair, so never cached
+        return infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=config.seed, device=device)
+    config_slice = inference_slice(
+        dataset_config, config.seed, condition=condition, reconstructor_key=recon_key, model_keys=model_keys,
+        splits=splits,
+    )
+    key = cache.key("inference", config_slice)
+    found = cache.lookup("inference", key)
+    if found is None:
+        rows = infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=config.seed, device=device)
+        found = cache.store("inference", key, lambda tmp: write_samples(rows, tmp / "rows.parquet"), config_slice=config_slice)
+    return read_samples(found / "rows.parquet")
+
+
+def check_plugin_files(reconstructor, evaluated: SampleSet) -> None:
+    """Fail before any inference when a folder plug-in lacks files for some samples."""
+    missing = getattr(reconstructor, "missing", None)
+    if missing is None:
+        return
+    absent = missing(evaluated.table["sample_id"].tolist())
+    if absent:
+        shown = ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else "")
+        raise ValueError(
+            f"reconstructor {reconstructor.name!r}: {len(absent)} of {len(evaluated)} samples have no file in "
+            f"{reconstructor.folder} (e.g. {shown}); write one <sample_id>.npy/.png/.nii.gz per sample"
+        )
+
+
+def diagnostic_models(
+    samples: SampleSet, dataset_config, *, seed: int, device: torch.device, cache: Cache, progress: bool
+) -> tuple[dict[str, DiagnosticModel], dict[str, str]]:
+    """One trained diagnostic model per task (from the cache when trained before), and cache keys."""
+    train, val = samples.split("train"), samples.split("val")
+    models, keys = {}, {}
+    for task in dataset_config.tasks:
+        config_slice = diagnostic_slice(dataset_config, task, seed)
+        key = keys[task.kind] = cache.key("diagnostic", config_slice)
+        found = cache.lookup("diagnostic", key)
+        if found is not None:
+            models[task.kind] = load_model(found / "model")
+            continue
+        targets = samples.label_names if task.kind == "classification" else ("tumor",)
+        seed_parts = (seed, samples.name, task.kind)
+        model = DiagnosticModel(
+            kind=task.kind,
+            targets=targets,
+            preset=task.model.preset,
+            image_size=dataset_config.image_size,
+            seed_parts=seed_parts,
+        )
+        model.fit(
+            train,
+            val,
+            epochs=task.model.epochs,
+            batch_size=task.model.batch_size,
+            learning_rate=task.model.learning_rate,
+            patience=task.model.patience,
+            seed_parts=seed_parts,
+            device=device,
+            progress=progress,
+        )
+        cache.store("diagnostic", key, lambda tmp, m=model: m.save(tmp / "model"), config_slice=config_slice)
+        models[task.kind] = model
+    return models, keys
