@@ -86,5 +86,8 @@ def test_killed_run_resumes_to_the_clean_result(tmp_path):
     assert finished_before <= set(status)  # every stage finished before the kill was reused, none redone
     assert list(status.values()).count("computed") == len(status) - len(finished_before)
     assert not any(p.name.startswith(".") for p in cache.glob("*/*"))  # no half-written entry
+    log = (tmp_path / "out" / "run.log").read_text().splitlines()  # both attempts, in order
+    assert sum(" computed " in line for line in log) == len(status)  # each stage computed exactly once
+    assert sum(" cached " in line for line in log) == len(finished_before)
     clean_stages = json.loads((tmp_path / "clean" / "manifest.json").read_text())["stages"]
     assert {(s["stage"], s["key"]) for s in clean_stages} == set(status)

@@ -10,6 +10,7 @@ mid-write leaves no half-written entry behind.
 Examples
 --------
 >>> import tempfile
+import time
 >>> cache = Cache(tempfile.mkdtemp())
 >>> key = cache.key("demo-stage", {"level": 3000, "seed": 0})
 >>> cache.key("demo-stage", {"seed": 0, "level": 3000}) == key  # order does not matter
@@ -32,6 +33,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +61,15 @@ class Cache:
         self.root = Path(root)
         #: What this process found (``cached``) or wrote (``computed``), in order, for the manifest.
         self.events: list[dict[str, str]] = []
+        #: When set, each event is also appended to this file at once (a run's ``run.log``).
+        self.log_path: Path | None = None
+
+    def _record(self, stage: str, key: str, status: str) -> None:
+        event = {"stage": stage, "key": key, "status": status, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        self.events.append(event)
+        if self.log_path is not None:
+            with open(self.log_path, "a", encoding="utf-8") as log:
+                log.write(f"{event['time']} {status:8} {stage:13} {key}\n")
 
     def key(self, stage: str, config_slice: dict[str, Any]) -> str:
         """Hex digest of (stage, slice, package version); the slice must be JSON-serialisable."""
@@ -78,7 +89,7 @@ class Cache:
         folder = self.folder(stage, key)
         if not (folder / _SLICE_FILE).is_file():
             return None
-        self.events.append({"stage": stage, "key": key, "status": "cached"})
+        self._record(stage, key, "cached")
         return folder
 
     def scratch(self, stage: str, key: str) -> Path:
@@ -106,7 +117,7 @@ class Cache:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         shutil.rmtree(self.root / _SCRATCH / stage / key, ignore_errors=True)
-        self.events.append({"stage": stage, "key": key, "status": "computed"})
+        self._record(stage, key, "computed")
         return final
 
     def entries(self) -> list[CacheEntry]:

@@ -73,6 +73,7 @@ def run_study(
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.yaml").write_text(dump_config(config), encoding="utf-8")
     cache = Cache(cache_dir if cache_dir is not None else default_cache_dir(out))
+    cache.log_path = out / "run.log"  # one line per stage found or computed, written as it happens
     remote_events = (
         run_remote_stages(config, cache.root, address=address, progress=progress) if executor == "ray" else []
     )
