@@ -60,7 +60,7 @@ class Registry:
         if name in self._factories:
             return self._factories[name]
         if ":" in name:
-            return _import_attribute(name, self.kind)
+            return import_attribute(name, self.kind)
         raise ValueError(
             f"unknown {self.kind} {name!r}; expected one of: {', '.join(self.names())}, "
             "or a plug-in named as 'package.module:attribute'"
@@ -91,7 +91,16 @@ class Registry:
         return factory(**params)
 
 
-def _import_attribute(spec: str, kind: str) -> Callable[..., Any]:
+def import_attribute(spec: str, kind: str) -> Callable[..., Any]:
+    """The attribute named by ``"package.module:attribute"``; errors name the ``kind`` of plug-in.
+
+    >>> import_attribute("math:sqrt", "function")(9.0)
+    3.0
+    >>> import_attribute("math:nope", "function")
+    Traceback (most recent call last):
+    ...
+    ValueError: function plug-in 'math:nope': module 'math' has no attribute 'nope'
+    """
     module_name, _, attribute = spec.partition(":")
     try:
         module = importlib.import_module(module_name)

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from reconfair.registry import _import_attribute
+from reconfair.registry import import_attribute
 from reconfair.seeding import Generators
 
 __all__ = ["EXTENSIONS", "FolderReconstructor", "ModuleReconstructor", "CallableReconstructor", "load_factory"]
@@ -276,7 +276,7 @@ def load_factory(target: str, params: dict[str, Any], *, name: str, degradation:
         raise ValueError(
             f"reconstructor plug-in {target!r}: expected 'package.module:attr', e.g. 'my_pkg.recon:make_model'"
         )
-    factory = _import_attribute(target, "reconstructor")
+    factory = import_attribute(target, "reconstructor")
     if not callable(factory):
         raise TypeError(
             f"reconstructor plug-in {target!r} is a {type(factory).__name__}, not callable; "
