@@ -10,7 +10,6 @@ mid-write leaves no half-written entry behind.
 Examples
 --------
 >>> import tempfile
-import time
 >>> cache = Cache(tempfile.mkdtemp())
 >>> key = cache.key("demo-stage", {"level": 3000, "seed": 0})
 >>> cache.key("demo-stage", {"seed": 0, "level": 3000}) == key  # order does not matter
