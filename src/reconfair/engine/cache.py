@@ -62,6 +62,8 @@ class Cache:
         self.events: list[dict[str, str]] = []
         #: When set, each event is also appended to this file at once (a run's ``run.log``).
         self.log_path: Path | None = None
+        #: When set, called with each event (a live display of stages).
+        self.on_event: Callable[[dict[str, str]], None] | None = None
 
     def _record(self, stage: str, key: str, status: str) -> None:
         event = {"stage": stage, "key": key, "status": status, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
@@ -69,6 +71,8 @@ class Cache:
         if self.log_path is not None:
             with open(self.log_path, "a", encoding="utf-8") as log:
                 log.write(f"{event['time']} {status:8} {stage:13} {key}\n")
+        if self.on_event is not None:
+            self.on_event(event)
 
     def key(self, stage: str, config_slice: dict[str, Any]) -> str:
         """Hex digest of (stage, slice, package version); the slice must be JSON-serialisable."""

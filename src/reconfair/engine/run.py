@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import platform
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +32,7 @@ from reconfair.engine.cache import Cache, default_cache_dir
 from reconfair.engine.conditions import conditions_for
 from reconfair.engine.datasets import build_dataset
 from reconfair.engine.executors import EXECUTORS, run_remote_stages
+from reconfair.engine.plan import plan_study
 from reconfair.engine.stages import condition_rows, diagnostic_models
 from reconfair.engine.table import canonical, write_samples
 from reconfair.metrics.aggregate import aggregate_patients
@@ -78,33 +81,8 @@ def run_study(
         run_remote_stages(config, cache.root, address=address, progress=progress) if executor == "ray" else []
     )
     device = resolve_device(config.device)
-    timings: dict[str, float] = {}
-    frames, condition_order = [], []
-    for dataset_config in config.datasets:
-        started = time.perf_counter()
-        samples = build_dataset(dataset_config, seed=config.seed)
-        models, model_keys = diagnostic_models(
-            samples, dataset_config, seed=config.seed, device=device, cache=cache, progress=progress
-        )
-        conditions = conditions_for(dataset_config.degradations, dataset_config.reconstructors)
-        condition_order += [c.name for c in conditions if c.name not in condition_order]
-        with progress_bar(f"conditions {samples.name}", total=len(conditions), enabled=progress) as advance:
-            for condition in conditions:
-                frames.append(
-                    condition_rows(
-                        samples,
-                        condition,
-                        models,
-                        model_keys=model_keys,
-                        dataset_config=dataset_config,
-                        config=config,
-                        cache=cache,
-                        device=device,
-                        progress=progress,
-                    )
-                )
-                advance(info=condition.name)
-        timings[dataset_config.name] = time.perf_counter() - started
+    with _stage_display(config, cache, enabled=progress):
+        frames, condition_order, timings = _collect_rows(config, cache, device=device, progress=progress)
     samples_table = canonical(pd.concat(frames, ignore_index=True))
     write_samples(samples_table, out / "samples.parquet")
     evaluated_rows = aggregate_patients(samples_table) if config.evaluation.patient_level else samples_table
@@ -143,6 +121,56 @@ def run_study(
                     remote_events=remote_events)
     return RunResult(out_dir=out, samples=samples_table, tables=tables, summary=summary)
 
+
+def _collect_rows(
+    config: StudyConfig, cache: Cache, *, device: torch.device, progress: bool
+) -> tuple[list[pd.DataFrame], list[str], dict[str, float]]:
+    """Every condition's rows, data set by data set (training what the cache lacks)."""
+    timings: dict[str, float] = {}
+    frames, condition_order = [], []
+    for dataset_config in config.datasets:
+        started = time.perf_counter()
+        samples = build_dataset(dataset_config, seed=config.seed)
+        models, model_keys = diagnostic_models(
+            samples, dataset_config, seed=config.seed, device=device, cache=cache, progress=progress
+        )
+        conditions = conditions_for(dataset_config.degradations, dataset_config.reconstructors)
+        condition_order += [c.name for c in conditions if c.name not in condition_order]
+        with progress_bar(f"conditions {samples.name}", total=len(conditions), enabled=progress) as advance:
+            for condition in conditions:
+                frames.append(
+                    condition_rows(
+                        samples,
+                        condition,
+                        models,
+                        model_keys=model_keys,
+                        dataset_config=dataset_config,
+                        config=config,
+                        cache=cache,
+                        device=device,
+                        progress=progress,
+                    )
+                )
+                advance(info=condition.name)
+        timings[dataset_config.name] = time.perf_counter() - started
+    return frames, condition_order, timings
+
+
+@contextmanager
+def _stage_display(config: StudyConfig, cache: Cache, *, enabled: bool) -> Iterator[None]:
+    """A live bar over the plan's cacheable stages, advanced as each is found or computed."""
+    if not enabled:
+        yield
+        return
+    stages = [s for s in plan_study(config, cache) if s.key is not None]
+    cached = sum(s.status == "cached" for s in stages)
+    title = f"stages ({cached} cached, {len(stages) - cached} to compute)"
+    with progress_bar(title, total=len(stages)) as advance:
+        cache.on_event = lambda event: advance(info=f"{event['status']} {event['stage']}")
+        try:
+            yield
+        finally:
+            cache.on_event = None
 
 def _write_manifest(
     out: Path,

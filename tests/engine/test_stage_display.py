@@ -1,0 +1,54 @@
+"""The live stage display counts the plan's cacheable stages as they are found or computed."""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from reconfair.config import parse_config
+from reconfair.engine.run import run_study
+
+STUDY = {
+    "name": "display",
+    "seed": 0,
+    "device": "cpu",
+    "attributes": ["sex"],
+    "datasets": [
+        {
+            "name": "synthetic-chest",
+            "n_patients": 60,
+            "image_size": 32,
+            "degradations": [{"operator": "radiograph-lowdose", "levels": [3000]}],
+            "reconstructors": ["baseline", {"name": "unet", "settings": {"epochs": 1}}],
+            "tasks": [{"kind": "classification", "model": {"epochs": 1}}],
+        }
+    ],
+    "evaluation": {"min_group_size": 2, "bootstrap": 0},
+}
+
+
+def _stage_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.startswith("stages (")]
+    assert lines, text[-2000:]
+    return lines[-1]
+
+
+def test_stage_bar_reaches_every_cacheable_stage(tmp_path, capsys):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        _check_two_runs(tmp_path, capsys)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _check_two_runs(tmp_path, capsys):
+    config = parse_config(STUDY)
+    run_study(config, tmp_path / "a", cache_dir=tmp_path / "cache", progress=True)
+    # 1 diagnostic + 1 U-Net + 3 inference (original, identity, unet) = 5 stages, none cached yet
+    first = _stage_line(capsys.readouterr().err)
+    assert first.startswith("stages (0 cached, 5 to compute)") and re.search(r"\b5/5\b", first)
+    run_study(config, tmp_path / "b", cache_dir=tmp_path / "cache", progress=True)
+    second = _stage_line(capsys.readouterr().err)
+    assert second.startswith("stages (5 cached, 0 to compute)") and re.search(r"\b5/5\b", second)
