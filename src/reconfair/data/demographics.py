@@ -32,7 +32,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -60,7 +59,7 @@ __all__ = [
     "Cohort",
     "make_cohort",
     "validate_generator_args",
-    "chunks",
+    "gather_params",
     "draw_pose",
 ]
 
@@ -256,33 +255,20 @@ def make_cohort(
     return Cohort(prefix=prefix, demographics=demographics, image_patient=image_patient, image_repeat=image_repeat)
 
 
-def chunks(
-    cohort: Cohort,
-    patient: dict[str, np.ndarray],
-    image: dict[str, np.ndarray],
-    *,
-    image_size: int,
-    chunk_pixels: int,
-) -> Iterator[tuple[slice, dict[str, torch.Tensor]]]:
-    """Image rows in chunks of about ``chunk_pixels`` pixels, with their float32 parameters.
-
-    Per-patient arrays are gathered for each image of the chunk; per-image
-    arrays are sliced.  Bounding the chunk bounds memory at large sizes.
+def gather_params(
+    cohort: Cohort, patient: dict[str, np.ndarray], image: dict[str, np.ndarray], rows: slice | np.ndarray
+) -> dict[str, torch.Tensor]:
+    """Float32 parameters of the images at ``rows``: per-patient arrays gathered, per-image ones indexed.
 
     >>> c = make_cohort(PatientStreams(0, "demo"), prefix="demo", n_patients=3,
     ...                 images_per_patient=(1, 1), age_cut=None)
-    >>> [(rows.start, rows.stop, p["a"].tolist()) for rows, p in
-    ...  chunks(c, {"a": np.array([1.0, 2.0, 3.0])}, {}, image_size=8, chunk_pixels=128)]
-    [(0, 2, [1.0, 2.0]), (2, 3, [3.0])]
+    >>> gather_params(c, {"a": np.array([1.0, 2.0, 3.0])}, {}, np.array([2, 0]))["a"].tolist()
+    [3.0, 1.0]
     """
-    n_images = len(cohort.image_patient)
-    step = max(1, chunk_pixels // (image_size * image_size))
-    for start in range(0, n_images, step):
-        rows = slice(start, min(start + step, n_images))
-        idx = cohort.image_patient[rows]
-        params = {k: torch.from_numpy(np.ascontiguousarray(v[idx], dtype=np.float32)) for k, v in patient.items()}
-        params.update({k: torch.from_numpy(np.ascontiguousarray(v[rows], dtype=np.float32)) for k, v in image.items()})
-        yield rows, params
+    idx = cohort.image_patient[rows]
+    params = {k: torch.from_numpy(np.ascontiguousarray(v[idx], dtype=np.float32)) for k, v in patient.items()}
+    params.update({k: torch.from_numpy(np.ascontiguousarray(v[rows], dtype=np.float32)) for k, v in image.items()})
+    return params
 
 
 def draw_pose(

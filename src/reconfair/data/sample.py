@@ -48,8 +48,29 @@ class Sample:
     attributes: dict[str, str]
 
 
+class TableFacts:
+    """What a sample set's table says: label and attribute names, labels (shared by eager and lazy sets)."""
+
+    table: pd.DataFrame
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """Classification targets, in table order (``label_`` prefix removed)."""
+        return tuple(c[len(LABEL_PREFIX):] for c in self.table.columns if c.startswith(LABEL_PREFIX))
+
+    @property
+    def attribute_names(self) -> tuple[str, ...]:
+        """Sensitive attributes, in table order (``attr_`` prefix removed)."""
+        return tuple(c[len(ATTR_PREFIX):] for c in self.table.columns if c.startswith(ATTR_PREFIX))
+
+    def labels(self) -> np.ndarray:
+        """``N x L`` float array of classification labels (NaN = unknown)."""
+        cols = [LABEL_PREFIX + n for n in self.label_names]
+        return self.table[cols].to_numpy(dtype=np.float64)
+
+
 @dataclass
-class SampleSet:
+class SampleSet(TableFacts):
     """A data set held as batched tensors plus a per-sample table.
 
     Parameters
@@ -100,20 +121,14 @@ class SampleSet:
     def __len__(self) -> int:
         return int(self.images.shape[0])
 
-    @property
-    def label_names(self) -> tuple[str, ...]:
-        """Classification targets, in table order (``label_`` prefix removed)."""
-        return tuple(c[len(LABEL_PREFIX):] for c in self.table.columns if c.startswith(LABEL_PREFIX))
+    def batch(self, start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Images and masks (or ``None``) of rows ``start:stop``."""
+        masks = None if self.masks is None else self.masks[start:stop]
+        return self.images[start:stop], masks
 
-    @property
-    def attribute_names(self) -> tuple[str, ...]:
-        """Sensitive attributes, in table order (``attr_`` prefix removed)."""
-        return tuple(c[len(ATTR_PREFIX):] for c in self.table.columns if c.startswith(ATTR_PREFIX))
-
-    def labels(self) -> np.ndarray:
-        """``N x L`` float array of classification labels (NaN = unknown)."""
-        cols = [LABEL_PREFIX + n for n in self.label_names]
-        return self.table[cols].to_numpy(dtype=np.float64)
+    def materialize(self) -> "SampleSet":
+        """Itself: an eager set already holds its images (see :class:`~reconfair.data.lazy.LazySampleSet`)."""
+        return self
 
     def subset(self, index: np.ndarray | list[int]) -> "SampleSet":
         """The samples at ``index`` (positions), as a new set."""

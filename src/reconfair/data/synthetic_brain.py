@@ -40,12 +40,13 @@ from reconfair.data import shapes
 from reconfair.data.demographics import (
     Cohort,
     PatientStreams,
-    chunks,
+    gather_params,
     draw_pose,
     make_cohort,
     validate_generator_args,
 )
 from reconfair.data.effects import PlantedEffects
+from reconfair.data.lazy import LazySampleSet
 from reconfair.data.sample import SampleSet
 from reconfair.data.splits import assign_splits
 
@@ -55,7 +56,6 @@ LABELS = ("tumor_type", "tumor_grade")
 BASE_PREVALENCE = {"tumor_type": 0.4}
 GRADE_GIVEN_OTHER = 0.3
 MAX_PREVALENCE = 0.95
-CHUNK_PIXELS = 2**18
 # FLAIR-like intensities
 SCALP, SKULL, CSF, GREY, WHITE, OEDEMA = 0.5, 0.08, 0.14, 0.56, 0.43, 0.76
 
@@ -70,7 +70,8 @@ def make_synthetic_brain(
     effects: PlantedEffects | None = None,
     images_per_patient: tuple[int, int] = (1, 1),
     age_cut: float | None = None,
-) -> SampleSet:
+    lazy: bool = False,
+) -> SampleSet | LazySampleSet:
     """Generate synthetic brain MRI slices with tumour masks.
 
     Parameters
@@ -116,11 +117,6 @@ def make_synthetic_brain(
     multipliers = effects.multipliers(cohort.demographics.categorical())
     patient, labels = _patient_params(streams, cohort, multipliers)
     image = draw_pose(streams, cohort)
-    n = len(cohort.image_patient)
-    images = torch.empty(n, 1, image_size, image_size, dtype=torch.float32)
-    masks = torch.empty(n, 1, image_size, image_size, dtype=torch.float32)
-    for rows, params in chunks(cohort, patient, image, image_size=image_size, chunk_pixels=CHUNK_PIXELS):
-        images[rows, 0], masks[rows, 0] = _render(params, image_size)
     table = cohort.table(labels)
     table.insert(2, "split", assign_splits(table["patient_id"].tolist(), seed=seed))
     info = {
@@ -134,7 +130,14 @@ def make_synthetic_brain(
         "base_prevalence": dict(BASE_PREVALENCE),
         "grade_given_other": GRADE_GIVEN_OTHER,
     }
-    return SampleSet(name=DATASET, images=images, table=table, masks=masks, info=info)
+
+    def render(rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        images, masks = _render(gather_params(cohort, patient, image, rows), image_size)
+        return images.unsqueeze(1), masks.unsqueeze(1)
+
+    rows = np.arange(len(table))
+    samples = LazySampleSet(name=DATASET, table=table, render=render, rows=rows, image_size=image_size, info=info)
+    return samples if lazy else samples.materialize()
 
 
 def _patient_params(

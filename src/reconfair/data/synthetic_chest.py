@@ -41,12 +41,13 @@ from reconfair.data import shapes
 from reconfair.data.demographics import (
     Cohort,
     PatientStreams,
-    chunks,
+    gather_params,
     draw_pose,
     make_cohort,
     validate_generator_args,
 )
 from reconfair.data.effects import PlantedEffects
+from reconfair.data.lazy import LazySampleSet
 from reconfair.data.sample import SampleSet
 from reconfair.data.splits import assign_splits
 
@@ -55,7 +56,6 @@ PREFIX = "chest"
 LABELS = ("nodule", "effusion", "cardiomegaly")
 BASE_PREVALENCE = {"nodule": 0.3, "effusion": 0.25, "cardiomegaly": 0.25}
 MAX_PREVALENCE = 0.95
-CHUNK_PIXELS = 2**18  # pixels rendered per chunk (64 images at 64 x 64): bounds memory, stays in cache
 
 LUNG_CX, LUNG_CY, LUNG_AX, LUNG_AY = 0.41, -0.12, 0.31, 0.52  # lung centres and semi-axes (x thorax scale)
 
@@ -70,7 +70,8 @@ def make_synthetic_chest(
     effects: PlantedEffects | None = None,
     images_per_patient: tuple[int, int] = (1, 3),
     age_cut: float | None = None,
-) -> SampleSet:
+    lazy: bool = False,
+) -> SampleSet | LazySampleSet:
     """Generate synthetic chest radiographs.
 
     Parameters
@@ -118,9 +119,6 @@ def make_synthetic_chest(
     multipliers = effects.multipliers(cohort.demographics.categorical())
     patient, labels = _patient_params(streams, cohort, multipliers)
     image = draw_pose(streams, cohort)
-    images = torch.empty(len(cohort.image_patient), 1, image_size, image_size, dtype=torch.float32)
-    for rows, params in chunks(cohort, patient, image, image_size=image_size, chunk_pixels=CHUNK_PIXELS):
-        images[rows, 0] = _render(params, image_size)
     table = cohort.table(labels)
     table.insert(2, "split", assign_splits(table["patient_id"].tolist(), seed=seed))
     info = {
@@ -133,7 +131,13 @@ def make_synthetic_chest(
         "age_cut": cohort.demographics.age_cut,
         "base_prevalence": dict(BASE_PREVALENCE),
     }
-    return SampleSet(name=DATASET, images=images, table=table, info=info)
+
+    def render(rows: np.ndarray) -> tuple[torch.Tensor, None]:
+        return _render(gather_params(cohort, patient, image, rows), image_size).unsqueeze(1), None
+
+    rows = np.arange(len(table))
+    samples = LazySampleSet(name=DATASET, table=table, render=render, rows=rows, image_size=image_size, info=info)
+    return samples if lazy else samples.materialize()
 
 
 def _patient_params(

@@ -5,13 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from reconfair.data.effects import GroupEffect, PlantedEffects
+from reconfair.data.lazy import LazySampleSet
 from reconfair.data.sample import SampleSet
 from reconfair.data.splits import assign_splits
 from reconfair.data.synthetic import SYNTHETIC
 
 
-def build_dataset(config: Any, *, seed: int) -> SampleSet:
-    """The :class:`SampleSet` described by a :class:`~reconfair.config.DatasetConfig`."""
+def build_dataset(config: Any, *, seed: int, lazy: bool = False) -> SampleSet | LazySampleSet:
+    """The sample set described by a :class:`~reconfair.config.DatasetConfig`.
+
+    ``lazy``: images are rendered only when a batch is asked for (the engine's
+    choice: inference streams, training materialises its splits).
+    """
     effects = PlantedEffects(
         by_group={
             attribute: {group: GroupEffect(**effect.model_dump()) for group, effect in groups.items()}
@@ -27,6 +32,7 @@ def build_dataset(config: Any, *, seed: int) -> SampleSet:
         seed=seed,
         effects=effects,
         age_cut=config.age_cut,
+        lazy=lazy,
         **options,
     )
     split = assign_splits(samples.table["patient_id"].tolist(), fractions=config.split_fractions, seed=seed)

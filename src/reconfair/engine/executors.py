@@ -104,7 +104,7 @@ def _context(data: dict[str, Any], dataset_index: int, root: str) -> tuple[Study
     torch.set_num_threads(threads)
     config = parse_config(data, source="ray task")
     dataset_config = config.datasets[dataset_index]
-    samples = build_dataset(dataset_config, seed=config.seed)
+    samples = build_dataset(dataset_config, seed=config.seed, lazy=True)
     return config, dataset_config, samples, Cache(root), resolve_device(config.device)
 
 

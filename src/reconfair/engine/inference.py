@@ -3,7 +3,9 @@
 Produces the long per-sample rows (one per sample x target) that make up
 ``samples.parquet``.  Each sample's degradation noise comes from a generator
 derived from (run seed, data set, condition, sample id), so rows do not
-depend on the batch size.  Degradation runs on the CPU (where the
+depend on the batch size.  Images are taken batch by batch
+(:meth:`~reconfair.data.lazy.LazySampleSet.batch`), so a lazy set streams
+through in bounded memory.  Degradation runs on the CPU (where the
 generators live); reconstruction and diagnosis run on ``device``.
 """
 
@@ -16,9 +18,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from reconfair.data.lazy import LazySampleSet
 from reconfair.data.sample import ATTR_PREFIX, SampleSet
 from reconfair.diagnose import DiagnosticModel
 from reconfair.engine.conditions import Condition
+from reconfair.memory import release_freed_memory
 from reconfair.metrics.image import nrmse, psnr, ssim
 from reconfair.metrics.task import binarize, dice
 from reconfair.seeding import sample_generators
@@ -27,7 +31,7 @@ SEGMENTATION_TARGET = "tumor"
 
 
 def infer_condition(
-    samples: SampleSet,
+    samples: SampleSet | LazySampleSet,
     condition: Condition,
     models: Mapping[str, DiagnosticModel],
     *,
@@ -40,7 +44,8 @@ def infer_condition(
     quality = {"psnr": [], "ssim": [], "nrmse": []}
     scores: dict[str, list[np.ndarray]] = {task: [] for task in models}
     for start in range(0, len(samples), batch_size):
-        clean = samples.images[start : start + batch_size]
+        release_freed_memory()  # glibc keeps freed batches otherwise: resident memory would grow with N
+        clean, masks = samples.batch(start, start + batch_size)  # rendered or loaded batch by batch
         ids = samples.table["sample_id"].iloc[start : start + batch_size].tolist()
         images = _reconstructed(
             clean, ids, condition, reconstructor, seed=seed, dataset=samples.name, device=torch.device(device)
@@ -53,8 +58,7 @@ def infer_condition(
             if task == "classification":
                 scores[task].append(predicted.double().numpy())
             else:
-                truth = samples.masks[start : start + batch_size]
-                scores[task].append(np.asarray(dice(binarize(predicted), truth), dtype=np.float64))
+                scores[task].append(np.asarray(dice(binarize(predicted), masks), dtype=np.float64))
     base = _base_columns(samples, condition, seed=seed)
     for name, chunks in quality.items():
         base[name] = np.concatenate(chunks) if chunks else np.empty(0)
@@ -116,7 +120,7 @@ def reconstruct_batch(
     return reconstructor.reconstruct(measured.to(device), **options).clamp(0.0, 1.0)
 
 
-def _base_columns(samples: SampleSet, condition: Condition, *, seed: int) -> pd.DataFrame:
+def _base_columns(samples: SampleSet | LazySampleSet, condition: Condition, *, seed: int) -> pd.DataFrame:
     table = samples.table
     attributes = [c for c in table.columns if c.startswith(ATTR_PREFIX)]
     base = table[["sample_id", "patient_id", "split", *attributes]].reset_index(drop=True).copy()

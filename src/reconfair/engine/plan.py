@@ -140,7 +140,7 @@ def summarize(stages: list[Stage]) -> str:
 
 def _dataset_stages(dataset_config: DatasetConfig, config: StudyConfig, cache: Cache) -> list[Stage]:
     seed, name = config.seed, dataset_config.name
-    split_sizes = build_dataset(dataset_config, seed=seed).table["split"].value_counts().to_dict()
+    split_sizes = build_dataset(dataset_config, seed=seed, lazy=True).table["split"].value_counts().to_dict()
     n_train = int(split_sizes.get("train", 0))
     stages: list[Stage] = []
     model_keys: dict[str, str] = {}

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from reconfair.config import DatasetConfig, ReconstructorConfig
+from reconfair.data.lazy import LazySampleSet
 from reconfair.data.sample import SampleSet
 from reconfair.engine.cache import Cache
 from reconfair.engine.keys import baseline_slice, reconstructor_slice
@@ -44,7 +45,7 @@ def prepare_reconstructor(
     entry: ReconstructorConfig,
     operator: Any,
     *,
-    samples: SampleSet,
+    samples: SampleSet | LazySampleSet,
     dataset_config: DatasetConfig,
     seed: int,
     cache: Cache,
@@ -92,14 +93,14 @@ def train_reconstructor(
     recon: LearnedReconstructor,
     operator: Any,
     *,
-    samples: SampleSet,
+    samples: SampleSet | LazySampleSet,
     seed: int,
     resume: Path | None,
     device: torch.device,
     progress: bool,
 ) -> LearnedReconstructor:
     """Fit ``recon`` on the training split, degraded afresh each epoch; validate on ``val``."""
-    train, val = samples.split("train"), samples.split("val")
+    train, val = samples.split("train").materialize(), samples.split("val").materialize()
     if len(train) == 0 or len(val) == 0:
         raise ValueError(
             f"{samples.name}: training a reconstructor needs train and val samples, got "

@@ -130,7 +130,7 @@ def _collect_rows(
     frames, condition_order = [], []
     for dataset_config in config.datasets:
         started = time.perf_counter()
-        samples = build_dataset(dataset_config, seed=config.seed)
+        samples = build_dataset(dataset_config, seed=config.seed, lazy=True)
         models, model_keys = diagnostic_models(
             samples, dataset_config, seed=config.seed, device=device, cache=cache, progress=progress
         )

@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from reconfair.config import StudyConfig
+from reconfair.data.lazy import LazySampleSet
 from reconfair.data.sample import SampleSet
 from reconfair.diagnose import DiagnosticModel, load_model
 from reconfair.engine.cache import Cache
@@ -23,7 +24,7 @@ __all__ = ["check_plugin_files", "condition_rows", "diagnostic_models"]
 
 
 def condition_rows(
-    samples: SampleSet,
+    samples: SampleSet | LazySampleSet,
     condition: Condition,
     models: dict[str, DiagnosticModel],
     *,
@@ -80,10 +81,18 @@ def check_plugin_files(reconstructor, evaluated: SampleSet) -> None:
 
 
 def diagnostic_models(
-    samples: SampleSet, dataset_config, *, seed: int, device: torch.device, cache: Cache, progress: bool
+    samples: SampleSet | LazySampleSet,
+    dataset_config,
+    *,
+    seed: int,
+    device: torch.device,
+    cache: Cache,
+    progress: bool,
 ) -> tuple[dict[str, DiagnosticModel], dict[str, str]]:
-    """One trained diagnostic model per task (from the cache when trained before), and cache keys."""
-    train, val = samples.split("train"), samples.split("val")
+    """One trained diagnostic model per task (from the cache when trained before), and cache keys.
+
+    Only a model that must be trained renders its data set's train and val splits.
+    """
     models, keys = {}, {}
     for task in dataset_config.tasks:
         config_slice = diagnostic_slice(dataset_config, task, seed)
@@ -94,6 +103,7 @@ def diagnostic_models(
             continue
         targets = samples.label_names if task.kind == "classification" else ("tumor",)
         seed_parts = (seed, samples.name, task.kind)
+        train, val = samples.split("train").materialize(), samples.split("val").materialize()
         model = DiagnosticModel(
             kind=task.kind,
             targets=targets,
