@@ -41,8 +41,8 @@ from reconfair.data import shapes
 from reconfair.data.demographics import (
     Cohort,
     PatientStreams,
-    gather_params,
     draw_pose,
+    gather_params,
     make_cohort,
     validate_generator_args,
 )
