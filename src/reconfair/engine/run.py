@@ -77,6 +77,8 @@ def run_study(
     (out / "config.yaml").write_text(dump_config(config), encoding="utf-8")
     cache = Cache(cache_dir if cache_dir is not None else default_cache_dir(out))
     cache.log_path = out / "run.log"  # one line per stage found or computed, written as it happens
+    with open(cache.log_path, "a", encoding="utf-8") as log:
+        log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} run started: {config.name}, cache {cache.root}\n")
     remote_events = (
         run_remote_stages(config, cache.root, address=address, progress=progress) if executor == "ray" else []
     )
