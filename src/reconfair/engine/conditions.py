@@ -36,6 +36,19 @@ class Condition:
     def is_original(self) -> bool:
         return self.operator is None
 
+    @property
+    def trains_reconstructor(self) -> bool:
+        """Whether a run trains this condition's reconstructor (learned, no user checkpoint)."""
+        return not self.is_original and self.entry.kind == "learned" and self.entry.checkpoint is None
+
+    @property
+    def cacheable(self) -> bool:
+        """Whether this condition's rows are cached: original, baseline or a model the run trains.
+
+        Plug-ins and user checkpoints can change outside reconfair, so their rows are recomputed.
+        """
+        return self.is_original or self.entry.kind == "baseline" or self.trains_reconstructor
+
 
 ORIGINAL = Condition(name="original")
 

@@ -56,7 +56,7 @@ def run_remote_stages(
         train(_reconstructor_task).remote(data, i, condition.name, root)
         for i, dataset in enumerate(config.datasets)
         for condition in conditions_for(dataset.degradations, dataset.reconstructors)
-        if _trained_here(condition)
+        if condition.trains_reconstructor
     ]
     events = _wait(ray, first, "train (ray)", progress)
     infer = ray.remote(num_cpus=1, num_gpus=gpus / 2, max_retries=_RETRIES)
@@ -64,13 +64,9 @@ def run_remote_stages(
         infer(_inference_task).remote(data, i, condition.name, root)
         for i, dataset in enumerate(config.datasets)
         for condition in conditions_for(dataset.degradations, dataset.reconstructors)
-        if condition.is_original or condition.entry.kind in ("baseline", "learned") and not condition.entry.checkpoint
+        if condition.cacheable
     ]
     return events + _wait(ray, second, "infer (ray)", progress)
-
-
-def _trained_here(condition: Any) -> bool:
-    return not condition.is_original and condition.entry.kind == "learned" and condition.entry.checkpoint is None
 
 
 def _wait(ray: Any, pending: list[Any], description: str, progress: bool) -> list[dict[str, str]]:

@@ -150,7 +150,7 @@ def _dataset_stages(dataset_config: DatasetConfig, config: StudyConfig, cache: C
     conditions = conditions_for(dataset_config.degradations, dataset_config.reconstructors)
     trained: dict[str, Stage] = {}
     for condition in conditions:
-        if _trained_here(condition):
+        if condition.trains_reconstructor:
             stage = trained[condition.name] = _reconstructor_stage(condition, dataset_config, seed, cache, n_train)
             stages.append(stage)
     for condition in conditions:
@@ -171,11 +171,6 @@ def _dataset_stages(dataset_config: DatasetConfig, config: StudyConfig, cache: C
     return stages
 
 
-def _trained_here(condition: Condition) -> bool:
-    """Whether the run trains this condition's reconstructor (learned, without a user checkpoint)."""
-    return not condition.is_original and condition.entry.kind == "learned" and condition.entry.checkpoint is None
-
-
 def _reconstructor_stage(
     condition: Condition, dataset_config: DatasetConfig, seed: int, cache: Cache, n_train: int
 ) -> Stage:
@@ -190,11 +185,13 @@ def _reconstructor_stage(
 
 def _reconstructor_key(condition: Condition, recon_stage: Stage | None, cache: Cache) -> str | None:
     """The ``reconstructor_key`` of the inference slice, as the run computes it (``None``: uncached)."""
+    if not condition.cacheable:
+        return None
     if condition.is_original:
         return "original"
     if condition.entry.kind == "baseline":
         return cache.key("baseline", baseline_slice(condition.operator))
-    return recon_stage.key if recon_stage is not None else None
+    return recon_stage.key
 
 
 def _stage(cache: Cache, kind: str, key: str, label: str, depends: tuple[str, ...], estimate: int) -> Stage:
