@@ -1,3 +1,5 @@
+"""The one training loop: seeded batches, early stopping, NaN scores, fresh inputs, resume, mixed precision."""
+
 import json
 import math
 
@@ -7,6 +9,8 @@ from safetensors.torch import load_file
 
 from reconfair.seeding import seeded_torch_global
 from reconfair.training import fit
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _data():
@@ -54,13 +58,6 @@ def test_nan_validation_scores_never_win():
 
 
 # --- fresh inputs per epoch, resume, mixed precision -------------------------------------------
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _dropout_net():

@@ -6,7 +6,6 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 
 from reconfair.config import parse_config
 from reconfair.engine.run import run_study
@@ -41,22 +40,14 @@ STUDY = {
 
 
 @pytest.fixture
-def one_thread():
-    """Ray tasks use their 1-CPU share; the local run uses one thread too, for bit-identical results."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
 def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
 
-def test_ray_executor_gives_the_local_table(tmp_path, one_thread, local_ray):
+def test_ray_executor_gives_the_local_table(tmp_path, one_torch_thread, local_ray):
+    """Ray tasks use their 1-CPU share (one thread); so does the local run, for bit-identical results."""
     config = parse_config(STUDY)
     local = run_study(config, tmp_path / "local", progress=False, cache_dir=tmp_path / "local-cache")
     remote = run_study(config, tmp_path / "ray", progress=False, cache_dir=tmp_path / "ray-cache", executor="ray")

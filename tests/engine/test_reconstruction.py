@@ -22,13 +22,7 @@ from reconfair.metrics.image import psnr
 from reconfair.physics import make_degradation
 from reconfair.seeding import sample_generators
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _study(tmp_path, reconstructors, *, levels=(3000,), n_patients=40):

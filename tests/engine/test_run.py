@@ -1,7 +1,5 @@
 """End-to-end: a tiny study through `reconfair run`, twice, and its outputs."""
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import torch
-
 from reconfair.config import parse_config
 from reconfair.engine.run import run_study
 
@@ -34,16 +32,7 @@ def _stage_line(text: str) -> str:
     return lines[-1]
 
 
-def test_stage_bar_reaches_every_cacheable_stage(tmp_path, capsys):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        _check_two_runs(tmp_path, capsys)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _check_two_runs(tmp_path, capsys):
+def test_stage_bar_reaches_every_cacheable_stage(tmp_path, capsys, one_torch_thread):
     config = parse_config(STUDY)
     run_study(config, tmp_path / "a", cache_dir=tmp_path / "cache", progress=True)
     # 1 diagnostic + 1 U-Net + 3 inference (original, identity, unet) = 5 stages, none cached yet

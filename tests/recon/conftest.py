@@ -11,12 +11,8 @@ from reconfair.seeding import torch_generator
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run fastest (and steadiest on a shared 2-core box) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_torch_thread):
+    """Every reconstruction-model test runs on one torch thread (tests/conftest.py)."""
 
 
 def _tiny_pairs(n: int = 4, size: int = 32) -> tuple[torch.Tensor, torch.Tensor]:
