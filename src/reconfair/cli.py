@@ -27,17 +27,23 @@ err_console = Console(stderr=True)
 
 EXIT_CONFIG_ERROR = 2
 
+# Options shared by the commands that run a study (one definition each).
+PROGRESS_OPTION = typer.Option(True, "--progress/--no-progress", help="Show progress bars.")
+RUN_CACHE_OPTION = typer.Option(
+    None, "--cache", help="Cache of trained models and rows (default: $RECONFAIR_CACHE or OUT/.cache)."
+)
+EXECUTOR_OPTION = typer.Option("local", "--executor", help="local, or ray: independent stages in parallel.")
+ADDRESS_OPTION = typer.Option(None, "--address", help="Ray cluster: auto or HOST:PORT (default: start a local one).")
+
 
 @app.command()
 def demo(
     out: Path = typer.Option(Path("runs/demo"), "--out", help="Run directory to write."),
     quick: bool = typer.Option(False, "--quick", help="A tiny smoke-test version (seconds)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
-    cache: Path = typer.Option(
-        None, "--cache", help="Cache of trained models and rows (default: $RECONFAIR_CACHE or OUT/.cache)."
-    ),
-    executor: str = typer.Option("local", "--executor", help="local, or ray: independent stages in parallel."),
-    address: str = typer.Option(None, "--address", help="Ray cluster: auto or HOST:PORT (default: start a local one)."),
+    progress: bool = PROGRESS_OPTION,
+    cache: Path = RUN_CACHE_OPTION,
+    executor: str = EXECUTOR_OPTION,
+    address: str = ADDRESS_OPTION,
 ) -> None:
     """Run the demo study on the embedded synthetic data and print a summary."""
     from reconfair.demo import demo_config
@@ -49,12 +55,10 @@ def demo(
 def run(
     config: Path = typer.Argument(..., help="Study configuration (YAML)."),
     out: Path = typer.Option(None, "--out", help="Run directory (default: runs/<config name>)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show progress bars."),
-    cache: Path = typer.Option(
-        None, "--cache", help="Cache of trained models and rows (default: $RECONFAIR_CACHE or OUT/.cache)."
-    ),
-    executor: str = typer.Option("local", "--executor", help="local, or ray: independent stages in parallel."),
-    address: str = typer.Option(None, "--address", help="Ray cluster: auto or HOST:PORT (default: start a local one)."),
+    progress: bool = PROGRESS_OPTION,
+    cache: Path = RUN_CACHE_OPTION,
+    executor: str = EXECUTOR_OPTION,
+    address: str = ADDRESS_OPTION,
 ) -> None:
     """Run the study described by CONFIG."""
     study = _load_or_exit(config)
@@ -99,10 +103,8 @@ def evaluate(
 ) -> None:
     """Compute the metrics of a per-sample table made anywhere (no predictions are recomputed)."""
     from reconfair.engine.table import read_samples
-    from reconfair.metrics.aggregate import aggregate_patients
-    from reconfair.metrics.evaluate import evaluate as evaluate_table
     from reconfair.metrics.replicates import write_seed_summaries
-    from reconfair.metrics.uncertainty import attach_uncertainty, bootstrap_deltas
+    from reconfair.metrics.uncertainty import evaluate_with_uncertainty
 
     policy: str | float = threshold
     if threshold not in ("fixed-validation", "refit"):
@@ -113,16 +115,11 @@ def evaluate(
     if adjust not in ("holm", "bh"):
         _fail(f"--adjust: expected holm or bh, got {adjust!r}")
     try:
-        table = read_samples(samples)
-        if patient_level:
-            table = aggregate_patients(table)
         names = [a.strip() for a in attributes.split(",") if a.strip()]
-        tables = evaluate_table(table, attributes=names, min_group_size=min_group_size, split=split, threshold=policy)
-        if bootstrap > 0:
-            boot = bootstrap_deltas(table, attributes=names, min_group_size=min_group_size, split=split,
-                                    threshold=policy, n_boot=bootstrap, seed=seed, adjust=adjust,
-                                    group_auroc=group_auroc)
-            tables = attach_uncertainty(tables, boot)
+        tables = evaluate_with_uncertainty(
+            read_samples(samples), attributes=names, min_group_size=min_group_size, split=split, threshold=policy,
+            patient_level=patient_level, n_boot=bootstrap, seed=seed, adjust=adjust, group_auroc=group_auroc,
+        )
     except ValueError as error:
         _fail(f"{samples}: {error}")
     folder = tables.to_csv(out)
@@ -136,9 +133,7 @@ def evaluate(
 def plan(
     config: Path = typer.Argument(..., help="Study configuration (YAML)."),
     out: Path = typer.Option(None, "--out", help="Run directory (default: runs/<config name>); locates OUT/.cache."),
-    cache: Path = typer.Option(
-        None, "--cache", help="Cache of trained models and rows (default: $RECONFAIR_CACHE or OUT/.cache)."
-    ),
+    cache: Path = RUN_CACHE_OPTION,
 ) -> None:
     """Show the stages a run of CONFIG executes and which are cached already (nothing is run)."""
     from reconfair.engine.cache import Cache, default_cache_dir

@@ -35,10 +35,9 @@ from reconfair.engine.executors import EXECUTORS, run_remote_stages
 from reconfair.engine.plan import plan_study
 from reconfair.engine.stages import condition_rows, diagnostic_models
 from reconfair.engine.table import canonical, write_samples
-from reconfair.metrics.aggregate import aggregate_patients
-from reconfair.metrics.evaluate import EvaluationTables, evaluate
+from reconfair.metrics.evaluate import EvaluationTables
 from reconfair.metrics.replicates import write_seed_summaries
-from reconfair.metrics.uncertainty import attach_uncertainty, bootstrap_deltas
+from reconfair.metrics.uncertainty import evaluate_with_uncertainty
 from reconfair.progress import console, progress_bar
 from reconfair.report.figures import plot_quality_and_task
 from reconfair.report.summary import summary_frame, write_summary
@@ -87,27 +86,19 @@ def run_study(
         frames, condition_order, timings = _collect_rows(config, cache, device=device, progress=progress)
     samples_table = canonical(pd.concat(frames, ignore_index=True))
     write_samples(samples_table, out / "samples.parquet")
-    evaluated_rows = aggregate_patients(samples_table) if config.evaluation.patient_level else samples_table
-    tables = evaluate(
-        evaluated_rows,
+    evaluation = config.evaluation
+    tables = evaluate_with_uncertainty(
+        samples_table,
         attributes=config.attributes,
-        min_group_size=config.evaluation.min_group_size,
-        split=config.evaluation.split,
-        threshold=config.evaluation.threshold,
+        min_group_size=evaluation.min_group_size,
+        split=evaluation.split,
+        threshold=evaluation.threshold,
+        patient_level=evaluation.patient_level,
+        n_boot=evaluation.bootstrap,
+        seed=config.seed,
+        adjust=evaluation.adjust,
+        group_auroc=evaluation.bootstrap_group_auroc,
     )
-    if config.evaluation.bootstrap > 0:
-        boot = bootstrap_deltas(
-            evaluated_rows,
-            attributes=config.attributes,
-            min_group_size=config.evaluation.min_group_size,
-            split=config.evaluation.split,
-            threshold=config.evaluation.threshold,
-            n_boot=config.evaluation.bootstrap,
-            seed=config.seed,
-            adjust=config.evaluation.adjust,
-            group_auroc=config.evaluation.bootstrap_group_auroc,
-        )
-        tables = attach_uncertainty(tables, boot)
     tables.to_csv(out / "metrics")
     write_seed_summaries(tables, out / "metrics")
     for dataset_config in config.datasets:

@@ -304,3 +304,35 @@ def attach_uncertainty(tables: EvaluationTables, boot: pd.DataFrame) -> Evaluati
         merged["n_boot_valid"] = merged["n_boot_valid"].astype("Int64")
         frames[name] = merged
     return EvaluationTables(performance=frames["performance"], groups=tables.groups, fairness=frames["fairness"])
+
+
+def evaluate_with_uncertainty(
+    samples: pd.DataFrame,
+    *,
+    attributes: Sequence[str],
+    min_group_size: int = 10,
+    split: str = "test",
+    threshold: str | float = "fixed-validation",
+    patient_level: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+    adjust: str = "holm",
+    group_auroc: bool = False,
+) -> EvaluationTables:
+    """The metric tables of a per-sample table, with bootstrap uncertainty when ``n_boot > 0``.
+
+    The one path from ``samples.parquet`` to ``metrics/`` (``reconfair run``
+    and ``reconfair evaluate``): optional patient-level aggregation, then
+    :func:`~reconfair.metrics.evaluate.evaluate`, :func:`bootstrap_deltas` and
+    :func:`attach_uncertainty` with the same settings.
+    """
+    from reconfair.metrics.aggregate import aggregate_patients
+    from reconfair.metrics.evaluate import evaluate
+
+    rows = aggregate_patients(samples) if patient_level else samples
+    settings = {"attributes": attributes, "min_group_size": min_group_size, "split": split, "threshold": threshold}
+    tables = evaluate(rows, **settings)
+    if n_boot <= 0:
+        return tables
+    boot = bootstrap_deltas(rows, **settings, n_boot=n_boot, seed=seed, adjust=adjust, group_auroc=group_auroc)
+    return attach_uncertainty(tables, boot)
