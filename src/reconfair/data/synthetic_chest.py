@@ -38,18 +38,11 @@ import numpy as np
 import torch
 
 from reconfair.data import shapes
-from reconfair.data.demographics import (
-    Cohort,
-    PatientStreams,
-    draw_pose,
-    gather_params,
-    make_cohort,
-    validate_generator_args,
-)
+from reconfair.data.demographics import Cohort, PatientStreams
 from reconfair.data.effects import PlantedEffects
+from reconfair.data.generate import generate
 from reconfair.data.lazy import LazySampleSet
 from reconfair.data.sample import SampleSet
-from reconfair.data.splits import assign_splits
 
 DATASET = "synthetic-chest"
 PREFIX = "chest"
@@ -105,39 +98,20 @@ def make_synthetic_chest(
     >>> len(ss), ss.table["patient_id"].nunique(), ss.info["effects"]["sex"]["F"]["prevalence"]
     (6, 3, 2.0)
     """
-    validate_generator_args(
-        n_patients=n_patients, image_size=image_size, seed=seed, images_per_patient=images_per_patient
+    return generate(
+        dataset=DATASET,
+        prefix=PREFIX,
+        n_patients=n_patients,
+        image_size=image_size,
+        seed=seed,
+        effects=effects,
+        images_per_patient=images_per_patient,
+        age_cut=age_cut,
+        lazy=lazy,
+        patient_params=_patient_params,
+        render=lambda params, size: (_render(params, size), None),
+        facts={"base_prevalence": dict(BASE_PREVALENCE)},
     )
-    effects = PlantedEffects.null() if effects is None else effects
-    if not isinstance(effects, PlantedEffects):
-        raise ValueError(f"effects must be a PlantedEffects or None, got {type(effects).__name__}")
-    streams = PatientStreams(seed, DATASET)
-    cohort = make_cohort(
-        streams, prefix=PREFIX, n_patients=n_patients, images_per_patient=images_per_patient, age_cut=age_cut
-    )
-    effects.check_groups(cohort.demographics.groups, dataset=DATASET)
-    multipliers = effects.multipliers(cohort.demographics.categorical())
-    patient, labels = _patient_params(streams, cohort, multipliers)
-    image = draw_pose(streams, cohort)
-    table = cohort.table(labels)
-    table.insert(2, "split", assign_splits(table["patient_id"].tolist(), seed=seed))
-    info = {
-        "generator": DATASET,
-        "n_patients": n_patients,
-        "image_size": image_size,
-        "seed": seed,
-        "effects": effects.to_dict(),
-        "images_per_patient": list(images_per_patient),
-        "age_cut": cohort.demographics.age_cut,
-        "base_prevalence": dict(BASE_PREVALENCE),
-    }
-
-    def render(rows: np.ndarray) -> tuple[torch.Tensor, None]:
-        return _render(gather_params(cohort, patient, image, rows), image_size).unsqueeze(1), None
-
-    rows = np.arange(len(table))
-    samples = LazySampleSet(name=DATASET, table=table, render=render, rows=rows, image_size=image_size, info=info)
-    return samples if lazy else samples.materialize()
 
 
 def _patient_params(
