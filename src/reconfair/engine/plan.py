@@ -51,13 +51,8 @@ from reconfair.config import DatasetConfig, StudyConfig
 from reconfair.engine.cache import Cache
 from reconfair.engine.conditions import Condition, conditions_for
 from reconfair.engine.datasets import build_dataset
-from reconfair.engine.keys import (
-    baseline_slice,
-    diagnostic_slice,
-    inference_slice,
-    inferred_splits,
-    reconstructor_slice,
-)
+from reconfair.engine.keys import diagnostic_slice, inference_slice, inferred_splits
+from reconfair.engine.reconstruction import reconstructor_key
 
 __all__ = ["Stage", "plan_study", "summarize"]
 
@@ -159,7 +154,7 @@ def _dataset_stages(dataset_config: DatasetConfig, config: StudyConfig, cache: C
         recon_stage = trained.get(condition.name)
         depends = (*model_keys.values(), *((recon_stage.ref,) if recon_stage else ()))
         label = f"{name} {condition.name}"
-        recon_key = _reconstructor_key(condition, recon_stage, cache)
+        recon_key = reconstructor_key(condition, dataset_config, seed, cache)
         if recon_key is None:  # plug-ins and user checkpoints: never cached
             stages.append(Stage("inference", None, label, depends, "always", n_images))
             continue
@@ -177,21 +172,10 @@ def _reconstructor_stage(
     from reconfair.recon.learned import default_spec
 
     entry, operator = condition.entry, condition.operator
-    spec = default_spec(entry.name, entry.preset, **entry.settings)
-    key = cache.key("reconstructor", reconstructor_slice(dataset_config, operator, spec, seed))
+    epochs = int(default_spec(entry.name, entry.preset, **entry.settings)["epochs"])
+    key = reconstructor_key(condition, dataset_config, seed, cache)
     label = f"{dataset_config.name} {operator.name}@{float(operator.level):g} {entry.name}"
-    return _stage(cache, "reconstructor", key, label, (), int(spec["epochs"]) * n_train)
-
-
-def _reconstructor_key(condition: Condition, recon_stage: Stage | None, cache: Cache) -> str | None:
-    """The ``reconstructor_key`` of the inference slice, as the run computes it (``None``: uncached)."""
-    if not condition.cacheable:
-        return None
-    if condition.is_original:
-        return "original"
-    if condition.entry.kind == "baseline":
-        return cache.key("baseline", baseline_slice(condition.operator))
-    return recon_stage.key
+    return _stage(cache, "reconstructor", key, label, (), epochs * n_train)
 
 
 def _stage(cache: Cache, kind: str, key: str, label: str, depends: tuple[str, ...], estimate: int) -> Stage:

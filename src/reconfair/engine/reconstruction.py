@@ -27,7 +27,7 @@ from reconfair.recon.learned import LearnedReconstructor, default_spec, load_rec
 from reconfair.recon.plugins import FolderReconstructor, load_factory
 from reconfair.seeding import sample_generators
 
-__all__ = ["PreparedReconstructor", "prepare_reconstructor", "train_reconstructor"]
+__all__ = ["PreparedReconstructor", "prepare_reconstructor", "reconstructor_key", "train_reconstructor"]
 
 RECON_STAGE = "reconstructor"
 
@@ -39,6 +39,22 @@ class PreparedReconstructor:
     reconstructor: Any
     label: str
     key: str | None
+
+
+def reconstructor_key(condition: Any, dataset_config: DatasetConfig, seed: int, cache: Cache) -> str | None:
+    """The key naming a condition's reconstructor in its inference slice, computed without loading it.
+
+    ``"original"`` for the original images, the baseline's or trained model's
+    cache key, ``None`` for plug-ins and user checkpoints (never cached).
+    """
+    if not condition.cacheable:
+        return None
+    if condition.is_original:
+        return "original"
+    if condition.entry.kind == "baseline":
+        return cache.key("baseline", baseline_slice(condition.operator))
+    spec = default_spec(condition.entry.name, condition.entry.preset, **condition.entry.settings)
+    return cache.key(RECON_STAGE, reconstructor_slice(dataset_config, condition.operator, spec, seed))
 
 
 def prepare_reconstructor(

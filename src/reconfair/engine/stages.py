@@ -17,7 +17,7 @@ from reconfair.engine.cache import Cache
 from reconfair.engine.conditions import Condition
 from reconfair.engine.inference import infer_condition
 from reconfair.engine.keys import diagnostic_slice, inference_slice, inferred_splits
-from reconfair.engine.reconstruction import prepare_reconstructor
+from reconfair.engine.reconstruction import RECON_STAGE, prepare_reconstructor, reconstructor_key
 from reconfair.engine.table import read_samples, write_samples
 
 __all__ = ["check_plugin_files", "condition_rows", "diagnostic_models"]
@@ -35,11 +35,27 @@ def condition_rows(
     device: torch.device,
     progress: bool,
 ) -> pd.DataFrame:
-    """The condition's per-sample rows: from the cache, or reconstruct and diagnose."""
+    """The condition's per-sample rows: from the cache, or reconstruct and diagnose.
+
+    Cached rows are read without loading the reconstructor (its entry is only
+    looked up, so the manifest still lists it as cached).
+    """
     splits = inferred_splits(config.evaluation, condition)
-    reconstructor, recon_key = None, "original"
+    recon_key = reconstructor_key(condition, dataset_config, config.seed, cache)
+    if recon_key is not None:
+        config_slice = inference_slice(
+            dataset_config, config.seed, condition=condition, reconstructor_key=recon_key, model_keys=model_keys,
+            splits=splits,
+        )
+        key = cache.key("inference", config_slice)
+        found = cache.lookup("inference", key)
+        if found is not None:
+            if condition.trains_reconstructor:
+                cache.lookup(RECON_STAGE, recon_key)
+            return read_samples(found / "rows.parquet")
+    reconstructor = None
     if not condition.is_original:
-        prepared = prepare_reconstructor(
+        reconstructor = prepare_reconstructor(
             condition.entry,
             condition.operator,
             samples=samples,
@@ -48,21 +64,13 @@ def condition_rows(
             cache=cache,
             device=device,
             progress=progress,
-        )
-        reconstructor, recon_key = prepared.reconstructor, prepared.key
+        ).reconstructor
     evaluated = samples.subset(samples.table.index[samples.table["split"].isin(splits)].to_numpy())
     check_plugin_files(reconstructor, evaluated)
+    rows = infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=config.seed, device=device)
     if recon_key is None:  # plug-ins: their outputs may change outside reconfair, so never cached
-        return infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=config.seed, device=device)
-    config_slice = inference_slice(
-        dataset_config, config.seed, condition=condition, reconstructor_key=recon_key, model_keys=model_keys,
-        splits=splits,
-    )
-    key = cache.key("inference", config_slice)
-    found = cache.lookup("inference", key)
-    if found is None:
-        rows = infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=config.seed, device=device)
-        found = cache.store("inference", key, lambda tmp: write_samples(rows, tmp / "rows.parquet"), config_slice=config_slice)
+        return rows
+    found = cache.store("inference", key, lambda tmp: write_samples(rows, tmp / "rows.parquet"), config_slice=config_slice)
     return read_samples(found / "rows.parquet")
 
 
