@@ -69,6 +69,7 @@ def fit(
     patience: int,
     seed_parts: Sequence[SeedPart],
     sample_weights: torch.Tensor | None = None,
+    sample_info: torch.Tensor | None = None,
     device: torch.device | str = "cpu",
     progress: bool = True,
     description: str = "train",
@@ -76,6 +77,7 @@ def fit(
     refresh_inputs: Callable[[int], torch.Tensor] | None = None,
     resume: str | Path | None = None,
     mixed_precision: bool = True,
+    keep: str = "best",
 ) -> FitResult:
     """Train ``network`` in place with Adam and keep the best validation epoch.
 
@@ -94,6 +96,10 @@ def fit(
     seed_parts
         Seed the batch generator (a permutation per epoch, or sampling with
         replacement proportional to ``sample_weights``).
+    sample_info
+        Per-sample side information (first dimension: samples), e.g. labels
+        and group codes for a fairness loss; when given, the loss is called
+        as ``loss(network, inputs, targets, sample_info)`` on each batch.
     refresh_inputs
         ``refresh_inputs(epoch)`` returns the inputs for that epoch (same
         shape as ``inputs``), e.g. a fresh degradation.
@@ -101,12 +107,20 @@ def fit(
         Checkpoint stem for the training state (module docstring).
     mixed_precision
         Run the loss under bf16 autocast when ``device`` is CUDA.
+    keep
+        ``"best"``: the weights of the best validation epoch, with early
+        stopping; ``"last"``: train every epoch and keep the final weights
+        (validation is then only recorded in the history).
 
     Dropout and other global-RNG draws should be wrapped by the caller in
     :func:`reconfair.seeding.seeded_torch_global` (resuming restores that RNG).
     """
     if inputs.shape[0] != targets.shape[0]:
         raise ValueError(f"inputs have {inputs.shape[0]} samples but targets have {targets.shape[0]}")
+    if sample_info is not None and sample_info.shape[0] != inputs.shape[0]:
+        raise ValueError(f"sample_info has {sample_info.shape[0]} rows but there are {inputs.shape[0]} samples")
+    if keep not in ("best", "last"):
+        raise ValueError(f"keep must be 'best' or 'last', got {keep!r}")
     if inputs.shape[0] == 0:
         raise ValueError("no training samples: check the split fractions and the data set size")
     device = torch.device(device)
@@ -115,6 +129,10 @@ def fit(
     parts = Parts(network, optimiser, torch_generator(*seed_parts, "batches"), loss, device)
     settings = {"samples": inputs.shape[0], "batch_size": batch_size, "learning_rate": learning_rate,
                 "betas": list(betas), "weighted": sample_weights is not None}
+    if sample_info is not None:
+        settings["sample_info"] = list(sample_info.shape[1:])
+    if keep == "last":
+        settings["keep"] = keep
     state = Progress(best_weights=copy.deepcopy(network.state_dict()))
     if resume is not None and checkpoint_exists(resume):
         state = load_training_state(resume, parts, settings)
@@ -133,7 +151,10 @@ def fit(
             for start in range(0, n, batch_size):
                 index = order[start : start + batch_size]
                 with torch.autocast("cuda", dtype=torch.bfloat16) if autocast else contextlib.nullcontext():
-                    batch_loss = loss(network, epoch_inputs[index].to(device), targets[index].to(device))
+                    batch = (epoch_inputs[index].to(device), targets[index].to(device))
+                    if sample_info is not None:
+                        batch += (sample_info[index].to(device),)
+                    batch_loss = loss(network, *batch)
                 optimiser.zero_grad(set_to_none=True)
                 batch_loss.backward()
                 optimiser.step()
@@ -142,7 +163,7 @@ def fit(
             with torch.no_grad():
                 score = float(validate(network))
             state.history.append({"epoch": epoch, "train_loss": total / n, "val_score": score})
-            if state.best_epoch < 0 or _better(score, state.best_score):
+            if keep == "last" or state.best_epoch < 0 or _better(score, state.best_score):
                 state.best_score, state.best_epoch = score, epoch
                 state.best_weights = copy.deepcopy(network.state_dict())
             advance(info=f"loss {total / n:.4f} val {score:.4f}")

@@ -264,13 +264,24 @@ class IRSDEMethod:
         self, network: torch.nn.Module, mu: torch.Tensor, x0: torch.Tensor, generator: torch.Generator
     ) -> torch.Tensor:
         """L1 between the network's reverse-step mean and ``x*_{t-1}`` at random ``t``, ``x_t``."""
+        return self.batch_terms(network, mu, x0, generator)[0]
+
+    def batch_terms(
+        self, network: torch.nn.Module, mu: torch.Tensor, x0: torch.Tensor, generator: torch.Generator
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(loss, x0_hat)``: :meth:`batch_loss` and the one-step estimate of ``x0`` from the same draw.
+
+        ``x0_hat = mu + (x_t - mu - s_t eps_phi) exp(theta_bar_t)`` (DESIGN section 5) keeps the
+        graph to the network, so a loss through a downstream model trains it.
+        """
         n = mu.shape[0]
         t = torch.randint(1, self.sde.T + 1, (n,), generator=generator)
         noise = torch.randn(mu.shape, generator=generator, dtype=mu.dtype).to(mu.device)
         xt = self.sde.forward_sample(x0, mu, t, noise)
         predicted = self.predict_noise(network, xt, mu, t)
         step = self.sde.reverse_mean(xt, mu, predicted, t, t - 1)
-        return (step - self.sde.optimal_reverse(xt, x0, mu, t)).abs().mean()
+        loss = (step - self.sde.optimal_reverse(xt, x0, mu, t)).abs().mean()
+        return loss, self.sde.estimate_x0(xt, mu, predicted, t)
 
     def make_loss(self, seed_parts: Sequence[SeedPart]) -> IRSDELoss:
         """The loss for ``fit``: :meth:`batch_loss` with draws from a generator seeded by ``seed_parts``."""
@@ -311,8 +322,12 @@ class IRSDELoss:
     def __init__(self, method: IRSDEMethod, generator: torch.Generator) -> None:
         self.method, self.generator = method, generator
 
+    def terms(self, network: torch.nn.Module, mu: torch.Tensor, x0: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(loss, x0_hat)`` on one batch (see :meth:`IRSDEMethod.batch_terms`)."""
+        return self.method.batch_terms(network, mu, x0, self.generator)
+
     def __call__(self, network: torch.nn.Module, mu: torch.Tensor, x0: torch.Tensor) -> torch.Tensor:
-        return self.method.batch_loss(network, mu, x0, self.generator)
+        return self.terms(network, mu, x0)[0]
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """``{"generator": uint8 state}`` of the draw generator."""

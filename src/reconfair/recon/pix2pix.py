@@ -195,13 +195,17 @@ class Pix2PixLoss:
         self.method = method
         self.optimiser = method.make_discriminator_optimiser()
 
-    def __call__(self, generator: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    def terms(self, generator: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One discriminator step, then ``(generator loss, generated image)`` (with its graph)."""
         method = self.method
         method.discriminator.to(y.device)
         _move_optimiser_state(self.optimiser, y.device)
         fake = method.generate(generator, y)
         method.last_terms["discriminator"] = method.discriminator_step(self.optimiser, y, x, fake)
-        return method.generator_loss(y, x, fake)
+        return method.generator_loss(y, x, fake), fake
+
+    def __call__(self, generator: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.terms(generator, y, x)[0]
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """Discriminator weights and its Adam state, as tensors."""

@@ -131,13 +131,9 @@ class UNetMethod:
         out = network(y)
         return y + out if self.spec["residual"] else out
 
-    def make_loss(self, seed_parts: Sequence[SeedPart]):  # noqa: ANN201 - returns a LossFn
+    def make_loss(self, seed_parts: Sequence[SeedPart]) -> "UNetLoss":
         """MSE between the raw output and the clean image."""
-
-        def loss(network: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-            return F.mse_loss(self.forward(network, y), x)
-
-        return loss
+        return UNetLoss(self)
 
     def score(self, network: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> float:
         """Validation score (higher is better): minus the MSE of the clamped output."""
@@ -148,3 +144,28 @@ class UNetMethod:
         """Deterministic: ``generator`` is accepted for the protocol and unused."""
         self.network.to(y.device).eval()
         return self.forward(self.network, y).clamp(0.0, 1.0)
+
+
+class UNetLoss:
+    """``fit``'s loss for the U-Net: MSE of the raw output against the clean image.
+
+    :meth:`terms` also returns the reconstruction it scored (with its graph),
+    for losses that look at it through a downstream model.
+
+    >>> method = UNetMethod(dict(PRESET_SPECS["demo"]))
+    >>> y = torch.rand(2, 1, 32, 32)
+    >>> loss, estimate = method.make_loss((0,)).terms(method.network, y, y)
+    >>> float(loss), bool(torch.equal(estimate, y))  # the residual U-Net starts at the identity
+    (0.0, True)
+    """
+
+    def __init__(self, method: UNetMethod) -> None:
+        self.method = method
+
+    def terms(self, network: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(loss, reconstruction)`` on one batch."""
+        estimate = self.method.forward(network, y)
+        return F.mse_loss(estimate, x), estimate
+
+    def __call__(self, network: torch.nn.Module, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return self.terms(network, y, x)[0]

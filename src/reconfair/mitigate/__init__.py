@@ -1,0 +1,34 @@
+"""Bias mitigation for reconstruction models: reweighting, an equalized-odds loss, adversarial debiasing.
+
+Each mitigation fine-tunes a trained reconstructor (U-Net, Pix2Pix or
+IR-SDE) on the training split, with the frozen downstream classifier in the
+loop; see :mod:`reconfair.mitigate.objective` for the losses and
+:mod:`reconfair.mitigate.finetune` for the data and the hold-out.
+"""
+
+from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures, gradient_reversal
+from reconfair.mitigate.finetune import HoldoutScore, finetune, holdout_split, score_on_holdout
+from reconfair.mitigate.groups import group_codes, reweighting_weights
+from reconfair.mitigate.objective import KINDS, MitigatedNetwork, MitigationLoss, freeze
+from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
+from reconfair.mitigate.spec import NONE, MitigationSpec, parse_label
+
+__all__ = [
+    "BiasPredictor",
+    "ClassifierFeatures",
+    "HoldoutScore",
+    "KINDS",
+    "MitigatedNetwork",
+    "MitigationLoss",
+    "MitigationSpec",
+    "NONE",
+    "SoftEqualizedOdds",
+    "finetune",
+    "freeze",
+    "gradient_reversal",
+    "group_codes",
+    "holdout_split",
+    "parse_label",
+    "reweighting_weights",
+    "score_on_holdout",
+]

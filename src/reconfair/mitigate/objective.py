@@ -1,0 +1,157 @@
+"""The fine-tuning objective of a mitigated reconstructor.
+
+``L = L_recon / sg(L_recon) + lambda * L_fair`` for the equalized-odds loss,
+and ``L = L_recon / sg(L_recon) + CE(predictor(GRL_lambda(features)))`` for
+the adversarial one (``sg``: stop-gradient).  Dividing the reconstruction
+loss by its own detached batch value makes its gradient that of
+``log L_recon``: unit-free whatever the model's loss is (MSE for the U-Net,
+GAN + lambda_L1 L1 for Pix2Pix, IR-SDE's L1 to the optimal reverse state), so
+one lambda grid means the same thing for all three.  ``L_fair`` is the soft
+EODD of :mod:`reconfair.mitigate.soft_eodd`, a number in [0, 1].  Reweighting
+changes only which samples a batch holds, so its loss is the plain
+reconstruction loss.
+
+The fairness terms see the reconstruction each loss already computes (its
+``terms()``): the U-Net's output, Pix2Pix's generated image, and for IR-SDE
+the one-step estimate ``x0_hat`` from the predicted noise (DESIGN section 5),
+each clamped to [0, 1] as the classifier sees images at inference.  The
+classifier is frozen (eval mode, ``requires_grad`` off), so gradient flows
+through it to the reconstructor but never into its weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures, gradient_reversal
+from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
+
+__all__ = ["KINDS", "MitigatedNetwork", "MitigationLoss", "freeze"]
+
+KINDS = ("none", "reweighting", "eodd", "adversarial")
+WEIGHTED = ("eodd", "adversarial")
+"""Kinds with a weight lambda."""
+
+
+def freeze(network: torch.nn.Module) -> torch.nn.Module:
+    """Eval mode (fixed batch-norm statistics, no dropout) and no gradient into the weights."""
+    network.eval()
+    network.requires_grad_(False)
+    return network
+
+
+class MitigatedNetwork(torch.nn.Module):
+    """What ``fit`` optimises: the reconstructor's network, plus the bias predictor when adversarial.
+
+    One Adam updates both; gradient reversal gives each its own direction.
+    """
+
+    def __init__(self, network: torch.nn.Module, adversary: BiasPredictor | None = None) -> None:
+        super().__init__()
+        self.network = network
+        self.adversary = adversary
+
+
+class MitigationLoss:
+    """``fit``'s loss for fine-tuning with a mitigation.
+
+    Parameters
+    ----------
+    base
+        The reconstructor's own loss object (with ``terms(network, y, x) ->
+        (loss, reconstruction)``).
+    kind
+        ``"reweighting"``, ``"eodd"`` or ``"adversarial"``.
+    weight
+        lambda (ignored by reweighting).
+    classifier
+        The frozen diagnostic classifier (outputs logits, one per label).
+    n_labels
+        Leading columns of ``sample_info`` that hold labels; the rest are group codes.
+    fairness
+        The soft EODD penalty (``kind="eodd"``).
+    """
+
+    def __init__(
+        self, base: Any, *, kind: str, weight: float = 0.0, classifier: torch.nn.Module | None = None,
+        n_labels: int = 0, fairness: SoftEqualizedOdds | None = None,
+    ) -> None:
+        if kind not in KINDS[1:]:
+            raise ValueError(f"mitigation kind must be one of {', '.join(KINDS[1:])}, got {kind!r}")
+        if kind in WEIGHTED and classifier is None:
+            raise ValueError(f"the {kind} mitigation needs the frozen diagnostic classifier")
+        if kind == "eodd" and fairness is None:
+            raise ValueError("the eodd mitigation needs its SoftEqualizedOdds penalty")
+        self.base, self.kind, self.weight, self.n_labels = base, kind, float(weight), int(n_labels)
+        self.classifier = None if classifier is None else freeze(classifier)
+        self.features = None if classifier is None else ClassifierFeatures(self.classifier)
+        self.fairness = fairness
+        #: Last batch's terms (floats), for monitoring and tests.
+        self.last_terms: dict[str, float] = {}
+
+    def __call__(
+        self, model: MitigatedNetwork, y: torch.Tensor, x: torch.Tensor, info: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        recon_loss, estimate = self.base.terms(model.network, y, x)
+        self.last_terms = {"recon": float(recon_loss.detach())}
+        if self.kind == "reweighting":
+            return recon_loss
+        fair = self.fairness_term(model, estimate, info)
+        return recon_loss / recon_loss.detach().clamp_min(1e-12) + fair
+
+    def fairness_term(self, model: MitigatedNetwork, estimate: torch.Tensor, info: torch.Tensor) -> torch.Tensor:
+        """``lambda * L_fair`` (eodd) or the predictor's CE behind gradient reversal (adversarial)."""
+        if info is None:
+            raise ValueError(f"the {self.kind} mitigation needs sample_info (labels and group codes) per batch")
+        labels, codes = info[:, : self.n_labels].float(), info[:, self.n_labels :].long()
+        self.classifier.to(estimate.device)
+        logits, features = self.features(estimate.clamp(0.0, 1.0))
+        if self.kind == "eodd":
+            probabilities = torch.sigmoid(logits.float())
+            self.fairness.update_threshold(probabilities, labels)
+            penalty = self.fairness(probabilities, labels, codes)
+            self.last_terms["fair"] = float(penalty.detach())
+            return self.weight * penalty
+        if model.adversary is None:
+            raise ValueError("the adversarial mitigation needs a MitigatedNetwork with an adversary")
+        cross_entropy = model.adversary.loss(gradient_reversal(features.float(), self.weight), codes)
+        self.last_terms["adversary"] = float(cross_entropy.detach())
+        return cross_entropy
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        """lambda (``weight``), the base loss's state (``base.*``) and the running thresholds (``fairness.*``)."""
+        state = {"weight": torch.tensor(self.weight, dtype=torch.float64)}
+        state.update({f"base.{k}": v for k, v in _state(self.base).items()})
+        if self.fairness is not None:
+            state.update({f"fairness.{k}": v for k, v in self.fairness.state_dict().items()})
+        return state
+
+    def load_state_dict(self, state: dict[str, torch.Tensor]) -> None:
+        """Restore :meth:`state_dict`'s output (``ValueError`` when it was saved for another lambda)."""
+        saved = float(state.get("weight", torch.tensor(float("nan"))))
+        if saved != self.weight:
+            raise ValueError(f"mitigation loss state was saved with weight {saved}, this run has {self.weight}")
+        base = {k.removeprefix("base."): v for k, v in state.items() if k.startswith("base.")}
+        if base:
+            self.base.load_state_dict(base)
+        if self.fairness is not None:
+            self.fairness.load_state_dict(
+                {k.removeprefix("fairness."): v for k, v in state.items() if k.startswith("fairness.")}
+            )
+
+
+def _state(loss: Any) -> dict[str, torch.Tensor]:
+    return loss.state_dict() if hasattr(loss, "state_dict") else {}
+
+
+def sample_info(labels: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
+    """``N x (L + A)`` float tensor: labels (NaN = unknown) then group codes."""
+    return torch.cat([labels.float(), codes.float()], dim=1)
+
+
+def n_groups(groups: dict[str, Sequence[str]]) -> list[int]:
+    """Number of groups per attribute, in order."""
+    return [len(g) for g in groups.values()]

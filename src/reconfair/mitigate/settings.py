@@ -1,0 +1,98 @@
+"""The ``mitigations:`` entries of a data set in the study configuration.
+
+Each entry is a kind (a string is short for ``{kind: ...}``) with its
+settings; every entry fine-tunes every learned reconstructor the run trains
+(or those named in ``reconstructors``) at every level (or those in
+``levels``), once per lambda.  ``none`` (the unmitigated model) is always
+part of the grid.
+
+Examples
+--------
+>>> entry = MitigationConfig.model_validate("eodd")
+>>> entry.weights, MitigationConfig.model_validate({"kind": "adversarial"}).weights
+((0.1, 0.316, 1.0, 3.16, 10.0), (1.0,))
+>>> [s.label for s in entry.specs(("sex",))][:2]
+['eodd:0.1', 'eodd:0.316']
+>>> try:
+...     MitigationConfig.model_validate({"kind": "reweighting", "lambdas": [1]})
+... except ValueError as error:
+...     print(error.errors()[0]["msg"])
+Value error, reweighting takes no lambdas (only eodd and adversarial are weighted)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from reconfair.mitigate.spec import MitigationSpec
+
+__all__ = ["DEFAULT_LAMBDAS", "MitigationConfig"]
+
+DEFAULT_LAMBDAS = {"eodd": (0.1, 0.316, 1.0, 3.16, 10.0), "adversarial": (1.0,)}
+"""The lambda sweep of each weighted kind when ``lambdas`` is not given."""
+
+
+class MitigationConfig(BaseModel):
+    """One mitigation kind, its lambda sweep, and where it applies."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["none", "reweighting", "eodd", "adversarial"]
+    lambdas: tuple[float, ...] | None = None
+    """Weights of the eodd / adversarial term (default: 0.1, 0.316, 1, 3.16, 10 for eodd; 1 for adversarial)."""
+    attributes: tuple[str, ...] | None = None
+    """Sensitive attributes to balance (default: the study's, without the continuous ``age``)."""
+    reconstructors: tuple[str, ...] | None = None
+    """Names of the learned reconstructors to mitigate (default: all that the run trains)."""
+    levels: tuple[float, ...] | None = None
+    """Degradation levels to mitigate at (default: all)."""
+    epochs: int = Field(2, ge=1)
+    """Fine-tuning epochs, starting from the unmitigated model."""
+    learning_rate: float | None = Field(None, gt=0)
+    temperature: float = Field(0.3, gt=0)
+    """T of the soft decision sigmoid((p - tau) / T) (eodd)."""
+    momentum: float = Field(0.9, ge=0, lt=1)
+    """Moving-average factor of the batch threshold tau (eodd)."""
+    reduce: Literal["mean", "max"] = "mean"
+    """How the EODD of each label x attribute is combined (eodd)."""
+    holdout: float = Field(0.2, gt=0, lt=1)
+    """Share of training patients held out to choose lambda."""
+    max_psnr_drop: float = Field(1.0, ge=0)
+    """The best lambda has the lowest hold-out EODD among those within this many dB of the unmitigated PSNR."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, data: Any) -> Any:
+        return {"kind": data} if isinstance(data, str) else data
+
+    @model_validator(mode="after")
+    def _lambdas_fit_kind(self) -> "MitigationConfig":
+        if self.lambdas is not None and self.kind not in DEFAULT_LAMBDAS:
+            raise ValueError(f"{self.kind} takes no lambdas (only eodd and adversarial are weighted)")
+        if self.lambdas is not None and (not self.lambdas or any(not (w > 0 and math.isfinite(w)) for w in self.lambdas)):
+            raise ValueError(f"lambdas must be positive finite numbers, got {list(self.lambdas)}")
+        if self.lambdas is not None and len(set(self.lambdas)) != len(self.lambdas):
+            raise ValueError(f"lambdas must be distinct, got {list(self.lambdas)}")
+        return self
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        """The lambdas swept (empty for none and reweighting)."""
+        if self.kind not in DEFAULT_LAMBDAS:
+            return ()
+        return tuple(self.lambdas) if self.lambdas is not None else DEFAULT_LAMBDAS[self.kind]
+
+    def specs(self, study_attributes: tuple[str, ...]) -> list[MitigationSpec]:
+        """One :class:`MitigationSpec` per lambda (one for reweighting, none for ``none``)."""
+        if self.kind == "none":
+            return []
+        attributes = self.attributes or tuple(a for a in study_attributes if a != "age")
+        common = dict(kind=self.kind, attributes=tuple(attributes), epochs=self.epochs, temperature=self.temperature,
+                      momentum=self.momentum, reduce=self.reduce, holdout=self.holdout,
+                      learning_rate=self.learning_rate)
+        if not self.weights:
+            return [MitigationSpec(**common)]
+        return [MitigationSpec(weight=float(w), **common) for w in self.weights]
