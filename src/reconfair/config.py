@@ -26,6 +26,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from reconfair.mitigate.settings import MitigationConfig
+
 __all__ = [
     "ConfigError",
     "StudyConfig",
@@ -180,10 +182,125 @@ class TaskConfig(_Frozen):
         return data
 
 
-class DatasetConfig(_Frozen):
-    """A data set, its degradations, and the diagnostic tasks run on it."""
+# --- real data sources (docs/datasets.md) -------------------------------------------------------
+from typing import Annotated  # noqa: E402  (kept beside the source classes that need them)
 
-    name: Literal["synthetic-chest", "synthetic-brain"]
+from pydantic import ValidationInfo  # noqa: E402
+
+DEFAULT_DEGRADATIONS_BY_SOURCE: dict[str, dict[str, Any]] = {
+    "chexpert": {"operator": "radiograph-lowdose", "levels": [1e5, 1e4, 3e3]},
+    "ucsf-pdgm": {"operator": "mri-undersampling", "levels": [4, 8, 16]},
+}
+SYNTHETIC_ONLY_FIELDS = {"n_patients": 400, "images_per_patient": None, "effects": {}}
+
+
+def _absolute(value: str | None, info: ValidationInfo) -> str | None:
+    """``value`` made absolute against ``context['base_dir']`` (if validated with one) or the working directory."""
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        base = (info.context or {}).get("base_dir") if isinstance(info.context, dict) else None
+        path = Path(base or Path.cwd()) / path
+    return str(Path(*path.parts))  # no resolve(): the path need not exist yet
+
+
+class _Source(_Frozen):
+    """What every real data source shares; paths are checked when the data set is built, not here."""
+
+    on_missing: Literal["error", "skip"] = "error"
+    """``error``: a missing file, unreadable image or missing attribute stops the build; ``skip``: drop and log it."""
+    stratify: tuple[str, ...] | None = None
+    """Attributes and labels the patient-level split is stratified by (``None``: the source's default)."""
+    verify: bool = False
+    """Read every image while building, so unreadable files are reported (or skipped) before any training."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(cls.model_fields))
+            if unknown:
+                raise ValueError(
+                    f"unknown key {unknown[0]!r} for source kind {data.get('kind')!r}; "
+                    f"allowed keys: {', '.join(sorted(cls.model_fields))}"
+                )
+        return data
+
+
+class ChexpertSource(_Source):
+    """CheXpert as published: ``root/train.csv`` (or ``valid.csv``) plus an optional demographics table."""
+
+    kind: Literal["chexpert"]
+    root: str
+    csv: str = "train.csv"
+    demographics: str | None = None
+    """``CHEXPERT DEMO.xlsx`` or a CSV (PATIENT, GENDER, AGE_AT_CXR, PRIMARY_RACE, ETHNICITY); relative to root."""
+    race_grouping: Literal["default", "alternative"] | dict[str, str] = "default"
+    uncertain: Literal["ignore", "zero", "one"] = "ignore"
+    frontal_only: bool = True
+    labels: tuple[str, ...] | None = None
+    """Findings (published column names or snake_case); ``None``: the 12 pathologies."""
+
+    _root = field_validator("root")(_absolute)
+
+
+class UcsfPdgmSource(_Source):
+    """UCSF-PDGM as published: ``root/UCSF-PDGM-XXXX_nifti/`` case folders and a clinical CSV."""
+
+    kind: Literal["ucsf-pdgm"]
+    root: str
+    clinical: str = "UCSF-PDGM-metadata_v2.csv"
+    sequence: str = Field("FLAIR", min_length=1)
+    slices: Literal["tumor"] | tuple[int, int] = "tumor"
+    """``tumor``: the axial slices with the largest tumour area; ``[start, stop)``: every axial index in range."""
+    slices_per_volume: int = Field(1, ge=1)
+    mask_labels: Literal["whole", "core", "enhancing"] | tuple[int, ...] = "whole"
+    normalize_percentile: float = Field(99.5, gt=0, le=100)
+
+    _root = field_validator("root")(_absolute)
+
+    @field_validator("slices")
+    @classmethod
+    def _range_ordered(cls, value: Any) -> Any:
+        if isinstance(value, tuple) and not 0 <= value[0] < value[1]:
+            raise ValueError(f"expected 'tumor' or [start, stop) with 0 <= start < stop, got {list(value)}")
+        return value
+
+
+class FolderSource(_Source):
+    """Any images listed in a CSV: path, patient id, attribute columns, label columns and/or a mask path."""
+
+    kind: Literal["folder"]
+    csv: str
+    root: str | None = None
+    """Folder image and mask paths are relative to (default: the CSV's folder)."""
+    image_column: str = "path"
+    patient_column: str = "patient_id"
+    attributes: dict[str, str] = Field(default_factory=dict)
+    """Attribute name (``sex``, ``age``, ``race``, ...) -> CSV column."""
+    labels: dict[str, str] | tuple[str, ...] = ()
+    """Label name -> CSV column, or a list of columns (named after the column in snake_case)."""
+    mask_column: str | None = None
+
+    _paths = field_validator("csv", "root")(_absolute)
+
+
+DataSource = Annotated[ChexpertSource | UcsfPdgmSource | FolderSource, Field(discriminator="kind")]
+
+
+class DatasetConfig(_Frozen):
+    """A data set, its degradations, and the diagnostic tasks run on it.
+
+    ``name`` is ``synthetic-chest`` or ``synthetic-brain`` (generated; no
+    ``source``), or any other name with a ``source`` describing real data
+    (``kind``: ``chexpert``, ``ucsf-pdgm`` or ``folder``; docs/datasets.md).
+    ``n_patients``, ``images_per_patient`` and ``effects`` are for synthetic
+    data only: real data sets must leave them at their defaults.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    source: DataSource | None = None
     n_patients: int = Field(400, ge=20)
     image_size: int = Field(64, ge=32, le=1024)
     images_per_patient: tuple[int, int] | None = None
@@ -193,17 +310,66 @@ class DatasetConfig(_Frozen):
     degradations: tuple[DegradationConfig, ...] = ()
     reconstructors: tuple[ReconstructorConfig, ...] = (ReconstructorConfig(name="baseline"),)
     tasks: tuple[TaskConfig, ...] = ()
+    mitigations: tuple[MitigationConfig, ...] = ()
+    """Bias mitigations of the learned reconstructors (reconfair.mitigate.settings); unmitigated always runs."""
+
+    @model_validator(mode="after")
+    def _mitigations_apply(self) -> "DatasetConfig":
+        trained = [r.name for r in self.reconstructors if r.kind == "learned" and r.checkpoint is None]
+        levels = {float(level) for d in self.degradations for level in d.levels}
+        for i, entry in enumerate(self.mitigations):
+            if entry.kind == "none":
+                continue
+            where = f"mitigations[{i}] ({entry.kind})"
+            if "classification" not in [t.kind for t in self.tasks]:
+                raise ValueError(f"{where}: mitigation goes through the classifier; add a classification task")
+            names = entry.reconstructors if entry.reconstructors is not None else tuple(trained)
+            for name in names:
+                if name not in trained:
+                    raise ValueError(f"{where}: reconstructor {name!r} is not a learned reconstructor this run trains; "
+                                     f"expected one of: {', '.join(trained) or 'none (add unet, pix2pix or irsde)'}")
+            if not names:
+                raise ValueError(f"{where}: no learned reconstructor to mitigate; add unet, pix2pix or irsde")
+            for level in entry.levels or ():
+                if float(level) not in levels:
+                    raise ValueError(f"{where}: level {level:g} is not among the degradation levels {sorted(levels)}")
+        kinds = [m.kind for m in self.mitigations]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"mitigations: each kind may appear once (give several lambdas in one entry), got {kinds}")
+        return self
 
     @model_validator(mode="before")
     @classmethod
     def _defaults_by_dataset(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or data.get("name") not in DEFAULT_DEGRADATIONS:
+        if not isinstance(data, dict):
+            return data
+        source = data.get("source")
+        if isinstance(source, dict):
+            return cls._defaults_by_source(dict(data), source)
+        if data.get("name") not in DEFAULT_DEGRADATIONS:
             return data
         data = dict(data)
         data.setdefault("degradations", [DEFAULT_DEGRADATIONS[data["name"]]])
         if "tasks" not in data:
             kinds = ["classification"] + (["segmentation"] if data["name"] == "synthetic-brain" else [])
             data["tasks"] = [{"kind": k} for k in kinds]
+        return data
+
+    @staticmethod
+    def _defaults_by_source(data: dict[str, Any], source: dict[str, Any]) -> dict[str, Any]:
+        kind = source.get("kind")
+        if "degradations" not in data:
+            if kind == "folder":
+                raise ValueError(
+                    "degradations: a folder data set needs its degradations named, e.g. "
+                    "[{operator: radiograph-lowdose, levels: [10000, 3000]}] or [{operator: mri-undersampling, levels: [4, 8]}]"
+                )
+            if kind in DEFAULT_DEGRADATIONS_BY_SOURCE:
+                data["degradations"] = [DEFAULT_DEGRADATIONS_BY_SOURCE[kind]]
+        if "tasks" not in data:
+            labels = kind != "folder" or bool(source.get("labels"))
+            masks = kind == "ucsf-pdgm" or (kind == "folder" and source.get("mask_column") is not None)
+            data["tasks"] = [{"kind": k} for k, on in (("classification", labels), ("segmentation", masks)) if on]
         return data
 
     @field_validator("split_fractions")
@@ -216,9 +382,20 @@ class DatasetConfig(_Frozen):
     @model_validator(mode="after")
     def _effects_and_tasks_exist(self) -> "DatasetConfig":
         from reconfair.data.demographics import age_group_names
-        from reconfair.data.synthetic import dataset_facts
+        from reconfair.data.facts import dataset_facts_for
+        from reconfair.data.synthetic import SYNTHETIC
 
-        facts = dataset_facts(self.name)
+        if (self.name in SYNTHETIC) == (self.source is not None):
+            raise ValueError(
+                f"source: {self.name!r} is a synthetic data set and takes no source" if self.source is not None
+                else f"source: {self.name!r} is not a synthetic data set ({', '.join(sorted(SYNTHETIC))}); "
+                "describe real data with source: {kind: chexpert | ucsf-pdgm | folder, ...} (docs/datasets.md)"
+            )
+        if self.source is not None:
+            for field, default in SYNTHETIC_ONLY_FIELDS.items():
+                if getattr(self, field) != default:
+                    raise ValueError(f"{field}: applies to synthetic data only; remove it for the {self.source.kind} data set {self.name!r}")
+        facts = dataset_facts_for(self)
         for attribute, groups in self.effects.items():
             if attribute not in facts["effect_attributes"]:
                 raise ValueError(
@@ -281,6 +458,18 @@ class StudyConfig(_Frozen):
     datasets: tuple[DatasetConfig, ...]
     evaluation: EvaluationConfig = EvaluationConfig()
 
+    @model_validator(mode="after")
+    def _mitigation_attributes_studied(self) -> "StudyConfig":
+        for dataset in self.datasets:
+            for i, entry in enumerate(dataset.mitigations):
+                for attribute in entry.attributes or ():
+                    if attribute not in self.attributes or attribute == "age":
+                        raise ValueError(
+                            f"datasets.{dataset.name}.mitigations[{i}].attributes: {attribute!r} is not a categorical "
+                            f"attribute of the study; expected some of: {', '.join(a for a in self.attributes if a != 'age')}"
+                        )
+        return self
+
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:
@@ -290,14 +479,14 @@ class StudyConfig(_Frozen):
 
     @model_validator(mode="after")
     def _attributes_exist(self) -> "StudyConfig":
-        from reconfair.data.synthetic import dataset_facts
+        from reconfair.data.facts import dataset_facts_for
 
         if not self.datasets:
             raise ValueError("datasets: name at least one data set, e.g. [{name: synthetic-chest}]")
         if not self.attributes:
             raise ValueError("attributes: name at least one sensitive attribute, e.g. [sex]")
         for dataset in self.datasets:
-            known = dataset_facts(dataset.name)["attributes"]
+            known = dataset_facts_for(dataset)["attributes"]
             for i, attribute in enumerate(self.attributes):
                 if attribute not in known:
                     raise ValueError(
@@ -310,12 +499,18 @@ class StudyConfig(_Frozen):
         return self
 
 
-def parse_config(data: Any, *, source: str = "<config>") -> StudyConfig:
-    """Validate a mapping as a :class:`StudyConfig`, raising :class:`ConfigError`."""
+def parse_config(data: Any, *, source: str = "<config>", base_dir: str | Path | None = None) -> StudyConfig:
+    """Validate a mapping as a :class:`StudyConfig`, raising :class:`ConfigError`.
+
+    Relative data paths (a source's ``root``, a folder's ``csv``) resolve
+    against ``base_dir`` (:func:`load_config`: the file's folder), else the
+    working directory.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    context = {"base_dir": str(Path(base_dir).resolve())} if base_dir is not None else None
     try:
-        return StudyConfig.model_validate(data)
+        return StudyConfig.model_validate(data, context=context)
     except ValidationError as error:
         lines = [_describe_error(item) for item in error.errors()]
         raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines)) from None
@@ -330,7 +525,7 @@ def load_config(path: str | Path) -> StudyConfig:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    return parse_config(data, source=str(path))
+    return parse_config(data, source=str(path), base_dir=path.parent)
 
 
 def dump_config(config: StudyConfig) -> str:

@@ -7,6 +7,13 @@ fractions, so the split sizes match the fractions as closely as whole
 patients allow.  A patient's key does not depend on the other patients, so
 adding or removing a few patients only moves patients whose rank is near a cut.
 
+With ``strata`` (one stratum per sample, constant within a patient) the cut
+is made within each stratum: a stratum's patients, ranked by key, sit at
+positions ``u = (rank + 0.5) / m + offset`` (mod 1) with a seeded offset per
+stratum, and ``u`` is cut at the cumulative fractions.  Large strata are
+split in the fractions exactly; a stratum of one or two patients lands in
+each split with the fractions' probabilities instead of always in ``train``.
+
 Examples
 --------
 >>> assign_splits(["a", "a", "b", "c", "d", "e"], fractions=(0.6, 0.2, 0.2), seed=0).tolist()
@@ -55,6 +62,7 @@ def assign_splits(
     *,
     fractions: tuple[float, float, float] = (0.6, 0.2, 0.2),
     seed: int = 0,
+    strata: Sequence[str] | None = None,
 ) -> np.ndarray:
     """The split (``"train"``, ``"val"`` or ``"test"``) of each sample.
 
@@ -66,6 +74,9 @@ def assign_splits(
         Fractions of *patients* in train, val and test (sum to 1).
     seed
         Split seed; the same seed and ids always give the same assignment.
+    strata
+        Optional stratum of each sample (e.g. ``"sex=F|edema=1"``); all
+        samples of a patient must share one.  ``None``: no stratification.
 
     Returns
     -------
@@ -84,6 +95,8 @@ def assign_splits(
     if ids.size == 0:
         return np.asarray([], dtype=object)
     unique, inverse = np.unique(ids, return_inverse=True)
+    if strata is not None:
+        return _stratified(ids, unique, inverse, strata, (train, val), int(seed))
     keys = np.fromiter((derive_seed(int(seed), "split", p) for p in unique), dtype=np.uint64, count=len(unique))
     order = np.lexsort((unique, keys))  # rank by key; ties (practically impossible) broken by id
     n = len(unique)
@@ -91,4 +104,33 @@ def assign_splits(
     rank_split = np.searchsorted(cuts, np.arange(n), side="right")
     patient_split = np.empty(n, dtype=np.int64)
     patient_split[order] = rank_split
+    return np.asarray(SPLITS, dtype=object)[patient_split[inverse]]
+
+
+def _stratified(
+    ids: np.ndarray, unique: np.ndarray, inverse: np.ndarray, strata: Sequence[str], fractions: tuple[float, float],
+    seed: int,
+) -> np.ndarray:
+    """Per-stratum cuts (module docstring); ``unique``/``inverse`` as from ``np.unique(ids)``."""
+    labels = np.asarray([str(s) for s in strata], dtype=object)
+    if labels.shape != ids.shape:
+        raise ValueError(f"strata must give one stratum per sample: {labels.size} strata for {ids.size} samples")
+    patient_stratum = np.empty(len(unique), dtype=object)
+    patient_stratum[inverse] = labels  # the last sample's stratum; checked next
+    differs = patient_stratum[inverse] != labels
+    if differs.any():
+        i = int(np.flatnonzero(differs)[0])
+        raise ValueError(
+            f"patient {ids[i]!r} has samples in strata {labels[i]!r} and {patient_stratum[inverse[i]]!r}; "
+            "a patient's samples must share one stratum"
+        )
+    train, val = fractions
+    keys = np.fromiter((derive_seed(seed, "split", p) for p in unique), dtype=np.uint64, count=len(unique))
+    position = np.empty(len(unique), dtype=np.float64)
+    for stratum in sorted(set(patient_stratum)):
+        members = np.flatnonzero(patient_stratum == stratum)
+        order = members[np.lexsort((unique[members], keys[members]))]
+        offset = (derive_seed(seed, "split-stratum", stratum) >> 11) * 2.0**-53
+        position[order] = np.mod((np.arange(len(order)) + 0.5) / len(order) + offset, 1.0)
+    patient_split = np.searchsorted(np.array([train, train + val]), position, side="right")
     return np.asarray(SPLITS, dtype=object)[patient_split[inverse]]

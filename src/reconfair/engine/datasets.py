@@ -1,4 +1,4 @@
-"""Build a configured data set: generate, plant effects, split by patient."""
+"""Build a configured data set: generate (or read real data), plant effects, split by patient."""
 
 from __future__ import annotations
 
@@ -15,8 +15,16 @@ def build_dataset(config: Any, *, seed: int, lazy: bool = False) -> SampleSet | 
     """The sample set described by a :class:`~reconfair.config.DatasetConfig`.
 
     ``lazy``: images are rendered only when a batch is asked for (the engine's
-    choice: inference streams, training materialises its splits).
+    choice: inference streams, training materialises its splits).  Real data
+    (``config.source`` set) is read from its files by
+    :func:`reconfair.data.sources.build_source`; its ``info["skipped"]`` lists
+    the samples dropped under ``on_missing: skip``.
     """
+    if config.source is not None:
+        from reconfair.data.sources import build_source
+
+        samples = build_source(config, seed=seed)
+        return samples if lazy else samples.materialize()
     effects = PlantedEffects(
         by_group={
             attribute: {group: GroupEffect(**effect.model_dump()) for group, effect in groups.items()}

@@ -6,7 +6,9 @@ name, output folder, progress) never enter one.
 >>> from reconfair.config import DatasetConfig
 >>> a = dataset_slice(DatasetConfig(name="synthetic-chest"), seed=0)
 >>> b = dataset_slice(DatasetConfig(name="synthetic-chest", reconstructors=["baseline", "unet"]), seed=0)
->>> a == b  # reconstructors do not change the data
+>>> c = dataset_slice(DatasetConfig(name="synthetic-chest", reconstructors=["baseline", "unet"],
+...                                   mitigations=["reweighting"]), seed=0)
+>>> a == b == c  # reconstructors and mitigations do not change the data
 True
 """
 
@@ -22,14 +24,26 @@ __all__ = [
     "diagnostic_slice",
     "inference_slice",
     "inferred_splits",
+    "mitigation_slice",
     "reconstructor_slice",
 ]
 
 
 def dataset_slice(config: Any, seed: int) -> dict[str, Any]:
-    """What determines a data set's images, labels and splits (not its degradations or tasks)."""
-    data = config.model_dump(mode="json", exclude={"degradations", "reconstructors", "tasks"})
-    return {"dataset": data, "seed": seed}
+    """What determines a data set's images, labels and splits (not its degradations, models or mitigations).
+
+    A real data set (``source`` set) adds the SHA-256 of its index files
+    (CSV/XLSX), so editing them invalidates every stage built on the data;
+    a synthetic set's slice has no ``source`` key (its keys are unchanged).
+    """
+    data = config.model_dump(mode="json", exclude={"degradations", "reconstructors", "tasks", "mitigations"})
+    if data.get("source", "absent") is None:
+        del data["source"]
+    if getattr(config, "source", None) is None:
+        return {"dataset": data, "seed": seed}
+    from reconfair.data.sources import index_fingerprint
+
+    return {"dataset": data, "seed": seed, "index_files": index_fingerprint(config.source)}
 
 
 def degradation_slice(operator: Any) -> dict[str, Any]:
@@ -50,6 +64,11 @@ def diagnostic_slice(dataset_config: Any, task: Any, seed: int) -> dict[str, Any
 def reconstructor_slice(dataset_config: Any, operator: Any, spec: dict[str, Any], seed: int) -> dict[str, Any]:
     """A trained reconstructor: the data set, the degradation and the model's full spec."""
     return {**dataset_slice(dataset_config, seed), "degradation": degradation_slice(operator), "spec": spec}
+
+
+def mitigation_slice(base_slice: dict[str, Any], mitigation: Any, classifier_slice: dict[str, Any]) -> dict[str, Any]:
+    """A mitigated reconstructor: its unmitigated model's slice, the mitigation and the frozen classifier's task."""
+    return {**base_slice, "mitigation": mitigation.to_dict(), "classifier": classifier_slice["task"]}
 
 
 def inference_slice(
