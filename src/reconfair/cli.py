@@ -1,4 +1,4 @@
-"""Command line: ``reconfair demo``, ``run``, ``validate``, ``evaluate``, ``plan`` and ``cache ls|gc``.
+"""Command line: ``reconfair demo``, ``run``, ``validate``, ``evaluate``, ``report``, ``plan`` and ``cache ls|gc``.
 
 Configuration and input problems exit with code 2 and a message naming the
 field, file or column.
@@ -127,6 +127,18 @@ def evaluate(
     out_console.print(f"wrote {folder}/performance.csv, groups.csv, fairness.csv")
     if seeds:
         out_console.print(f"wrote {', '.join(p.name for p in seeds)} (mean ± sd over replicate seeds)")
+
+
+@app.command()
+def report(run_dir: Path = typer.Argument(..., help="A run directory (with samples.parquet and metrics/).")) -> None:
+    """Regenerate RUN_DIR's figures, tables, summary.md and report.html (no predictions are recomputed)."""
+    from reconfair.report import RunDirectoryError, write_report
+
+    try:
+        path = write_report(run_dir)
+    except RunDirectoryError as error:
+        _fail(str(error))
+    out_console.print(f"wrote {path} (figures/, tables/, summary.md beside it)", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -281,9 +293,11 @@ def _execute(
     except (ValueError, FileNotFoundError, TypeError, ImportError) as error:
         _fail(f"{error} (finished stages are kept in the cache and reused by the next run)")
     print_summary(result.summary, title=study.name)
-    out_console.print(f"[dim]{SYNTHETIC_NOTICE}[/]")
+    if all(d.source is None for d in study.datasets):
+        out_console.print(f"[dim]{SYNTHETIC_NOTICE}[/]")
     out_console.print(
-        f"outputs in {out}: samples.parquet, metrics/*.csv, figures/*.png, summary.md, manifest.json"
+        f"outputs in {out}: report.html, samples.parquet, metrics/*.csv, figures/, tables/, examples/, "
+        "summary.md, manifest.json"
     )
 
 

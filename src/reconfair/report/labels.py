@@ -1,0 +1,146 @@
+"""Words for conditions, levels, reconstructors and numbers, shared by figures, tables and text.
+
+>>> condition_label("radiograph-lowdose@3000/unet")
+'U-Net at 3,000 photons'
+>>> condition_label("mri-undersampling@8/zero-filled+eodd:0.316")
+'zero-filled at 8× acceleration, with equalized-odds loss (λ = 0.316)'
+>>> condition_label("original")
+'original images'
+>>> signed(-0.0042), ci(-0.0104, 0.0021), p_text(0.0123)
+('−0.004', '[−0.010, 0.002]', 'p_adj = 0.012')
+"""
+
+from __future__ import annotations
+
+import math
+
+ORIGINAL = "original"
+RECON_NAMES = {
+    "unet": "U-Net",
+    "pix2pix": "Pix2Pix",
+    "irsde": "IR-SDE",
+    "identity": "no reconstruction (identity)",
+    "zero-filled": "zero-filled",
+    "fbp": "FBP",
+}
+MITIGATION_NAMES = {
+    "reweighting": "reweighting",
+    "eodd": "equalized-odds loss",
+    "adversarial": "adversarial debiasing",
+}
+LEVEL_AXES = {
+    "radiograph-lowdose": ("photons per pixel N0 (lower = more noise)", True),
+    "ct-lowdose": ("photons per detector bin N0 (lower = more noise)", True),
+    "mri-undersampling": ("acceleration (higher = fewer samples)", False),
+}
+"""Axis label and whether the level is a photon count (log axis, fewer = more severe)."""
+TASK_METRIC = {"classification": "auroc", "segmentation": "dice"}
+FAIRNESS_METRIC = {"classification": "eodd", "segmentation": "delta_dice"}
+METRIC_NAMES = {
+    "auroc": "AUROC", "dice": "Dice", "psnr": "PSNR", "ssim": "SSIM", "eodd": "EODD", "eodd_max": "EODD_max",
+    "eop": "EOP", "dp": "DP", "delta_dice": "Dice gap", "ser": "SER",
+}
+MINUS = "\u2212"
+
+
+def split_condition(name: str) -> tuple[str, float, str, str]:
+    """``(degradation, level, recon, mitigation)`` of a condition name (``none`` parts for the original).
+
+    >>> split_condition("radiograph-lowdose@3000/unet+reweighting")
+    ('radiograph-lowdose', 3000.0, 'unet', 'reweighting')
+    """
+    if name == ORIGINAL:
+        return "none", math.nan, "none", "none"
+    base, _, mitigation = name.partition("+")
+    operator, _, rest = base.partition("@")
+    level, _, recon = rest.partition("/")
+    return operator, float(level), recon, mitigation or "none"
+
+
+def recon_order(conditions: list[str]) -> list[str]:
+    """Reconstructor labels in the order of ``conditions`` (one colour each, in every figure).
+
+    >>> recon_order(["original", "mri-undersampling@4/zero-filled", "mri-undersampling@4/unet+reweighting"])
+    ['zero-filled', 'unet']
+    """
+    out: list[str] = []
+    for name in conditions:
+        if name != ORIGINAL:
+            try:
+                recon = split_condition(name)[2]
+            except ValueError:
+                continue
+            if recon not in out:
+                out.append(recon)
+    return out
+
+
+def level_label(degradation: str, level: float) -> str:
+    """``"3,000 photons"`` or ``"8× acceleration"``.
+
+    >>> level_label("mri-undersampling", 4.0), level_label("ct-lowdose", 1e5)
+    ('4× acceleration', '100,000 photons')
+    """
+    if degradation not in LEVEL_AXES:
+        return f"level {level:g}"
+    photons = LEVEL_AXES[degradation][1]
+    return f"{level:,.0f} photons" if photons else f"{level:g}× acceleration"
+
+
+def mitigation_label(mitigation: str) -> str:
+    """``"eodd:0.316"`` -> ``"equalized-odds loss (λ = 0.316)"``; unknown kinds are kept as written."""
+    kind, _, weight = mitigation.partition(":")
+    name = MITIGATION_NAMES.get(kind, kind)
+    return f"{name} (λ = {weight})" if weight else name
+
+
+def condition_label(name: str) -> str:
+    """Words for a condition name, e.g. ``"U-Net at 3,000 photons"``."""
+    if name == ORIGINAL:
+        return "original images"
+    try:
+        degradation, level, recon, mitigation = split_condition(name)
+    except ValueError:
+        return name
+    text = f"{RECON_NAMES.get(recon, recon)} at {level_label(degradation, level)}"
+    return text if mitigation == "none" else f"{text}, with {mitigation_label(mitigation)}"
+
+
+def severity_order(degradation: str, levels: list[float]) -> list[float]:
+    """Levels from mildest to most severe (photon counts descending, accelerations ascending).
+
+    >>> severity_order("radiograph-lowdose", [3e3, 1e5, 1e4])
+    [100000.0, 10000.0, 3000.0]
+    """
+    photons = LEVEL_AXES.get(degradation, ("", False))[1]
+    return sorted(levels, reverse=photons)
+
+
+def number(value: float, digits: int = 3) -> str:
+    """A value with a typographic minus, ``n/a`` when not finite."""
+    if value is None or not math.isfinite(value):
+        return "n/a"
+    text = f"{value:.{digits}f}"
+    if text.startswith("-") and float(text) == 0:
+        text = text[1:]
+    return text.replace("-", MINUS)
+
+
+def signed(value: float, digits: int = 3) -> str:
+    """A change with its sign (``+0.031``, ``−0.004``)."""
+    text = number(value, digits)
+    return text if text == "n/a" or text.startswith(MINUS) or float(text) == 0 else "+" + text
+
+
+def ci(low: float, high: float, digits: int = 3) -> str:
+    """``[low, high]``, or an empty string when the interval is undefined."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return ""
+    return f"[{number(low, digits)}, {number(high, digits)}]"
+
+
+def p_text(p_adjusted: float) -> str:
+    """``p_adj = 0.012``, ``p_adj < 0.001``, or empty when undefined."""
+    if not math.isfinite(p_adjusted):
+        return ""
+    return "p_adj < 0.001" if p_adjusted < 0.001 else f"p_adj = {p_adjusted:.3f}"
