@@ -194,6 +194,9 @@ class CacheEntry:
         for field, name in (("spec", "model"), ("task", "kind")):
             if isinstance(s.get(field), dict) and name in s[field]:
                 parts.append(str(s[field][name]))
+        if isinstance(s.get("mitigation"), dict):
+            weight = s["mitigation"].get("weight")
+            parts[-1] += f"+{s['mitigation'].get('kind')}" + (f":{weight:g}" if weight is not None else "")
         return " ".join(p for p in parts if p) or "(no description)"
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from reconfair.physics import make_degradation
@@ -31,6 +31,20 @@ class Condition:
     operator: Any = None
     entry: Any = None
     """The :class:`~reconfair.config.ReconstructorConfig` that produces the reconstruction."""
+    mitigation: Any = None
+    """The :class:`~reconfair.mitigate.MitigationSpec` the reconstructor is fine-tuned with (``None``: unmitigated)."""
+
+    @property
+    def mitigation_label(self) -> str:
+        """``none``, ``reweighting``, ``eodd:<lambda>`` or ``adversarial:<lambda>``: the table's ``mitigation``."""
+        return "none" if self.mitigation is None else self.mitigation.label
+
+    @property
+    def unmitigated(self) -> "Condition":
+        """The same degradation and reconstructor without mitigation (itself when unmitigated)."""
+        if self.mitigation is None:
+            return self
+        return replace(self, name=self.name.rsplit("+", 1)[0], mitigation=None)
 
     @property
     def is_original(self) -> bool:
@@ -53,22 +67,53 @@ class Condition:
 ORIGINAL = Condition(name="original")
 
 
-def conditions_for(degradations: Sequence[Any], reconstructors: Sequence[Any]) -> list[Condition]:
-    """``original`` followed by every (operator, level, reconstructor) combination."""
+def conditions_for(
+    degradations: Sequence[Any],
+    reconstructors: Sequence[Any],
+    *,
+    mitigations: Sequence[Any] = (),
+    attributes: Sequence[str] = (),
+) -> list[Condition]:
+    """``original`` followed by every (operator, level, reconstructor) combination.
+
+    Each learned reconstructor the run trains is followed by its mitigated
+    variants (``mitigations``: :class:`~reconfair.mitigate.settings.MitigationConfig`
+    entries, one condition per lambda, named ``.../unet+eodd:0.316``);
+    ``attributes`` are the study's, the default a mitigation balances.
+    """
     conditions = [ORIGINAL]
     for spec in degradations:
         for level in spec.levels:
             operator = make_degradation(spec.operator, level, **spec.params)
             for entry in reconstructors:
                 label = operator.baseline if entry.kind == "baseline" else entry.name
-                conditions.append(
-                    Condition(
-                        name=f"{spec.operator}@{level:g}/{label}",
-                        degradation=spec.operator,
-                        level=float(level),
-                        recon=label,
-                        operator=operator,
-                        entry=entry,
-                    )
+                condition = Condition(
+                    name=f"{spec.operator}@{level:g}/{label}",
+                    degradation=spec.operator,
+                    level=float(level),
+                    recon=label,
+                    operator=operator,
+                    entry=entry,
                 )
+                conditions.append(condition)
+                if condition.trains_reconstructor:
+                    conditions += _mitigated(condition, mitigations, tuple(attributes))
     return conditions
+
+
+def dataset_conditions(dataset_config: Any, attributes: Sequence[str]) -> list[Condition]:
+    """Every condition of a configured data set (:func:`conditions_for` on its fields)."""
+    return conditions_for(dataset_config.degradations, dataset_config.reconstructors,
+                          mitigations=dataset_config.mitigations, attributes=attributes)
+
+
+def _mitigated(condition: Condition, mitigations: Sequence[Any], attributes: tuple[str, ...]) -> list[Condition]:
+    out = []
+    for entry in mitigations:
+        if entry.reconstructors is not None and condition.entry.name not in entry.reconstructors:
+            continue
+        if entry.levels is not None and condition.level not in {float(v) for v in entry.levels}:
+            continue
+        for spec in entry.specs(attributes):
+            out.append(replace(condition, name=f"{condition.name}+{spec.label}", mitigation=spec))
+    return out

@@ -24,8 +24,9 @@ import torch
 
 from reconfair.config import StudyConfig, parse_config
 from reconfair.engine.cache import Cache
-from reconfair.engine.conditions import conditions_for
+from reconfair.engine.conditions import dataset_conditions
 from reconfair.engine.datasets import build_dataset
+from reconfair.engine.mitigation import prepare_mitigated
 from reconfair.engine.reconstruction import prepare_reconstructor
 from reconfair.engine.stages import condition_rows, diagnostic_models
 from reconfair.progress import progress_bar
@@ -55,15 +56,22 @@ def run_remote_stages(
     first += [
         train(_reconstructor_task).remote(data, i, condition.name, root)
         for i, dataset in enumerate(config.datasets)
-        for condition in conditions_for(dataset.degradations, dataset.reconstructors)
-        if condition.trains_reconstructor
+        for condition in dataset_conditions(dataset, config.attributes)
+        if condition.trains_reconstructor and condition.mitigation is None
     ]
     events = _wait(ray, first, "train (ray)", progress)
+    mitigate = [  # fine-tuning needs the trained reconstructor and classifier: a wave of its own
+        train(_reconstructor_task).remote(data, i, condition.name, root)
+        for i, dataset in enumerate(config.datasets)
+        for condition in dataset_conditions(dataset, config.attributes)
+        if condition.mitigation is not None
+    ]
+    events += _wait(ray, mitigate, "mitigate (ray)", progress) if mitigate else []
     infer = ray.remote(num_cpus=1, num_gpus=gpus / 2, max_retries=_RETRIES)
     second = [
         infer(_inference_task).remote(data, i, condition.name, root)
         for i, dataset in enumerate(config.datasets)
-        for condition in conditions_for(dataset.degradations, dataset.reconstructors)
+        for condition in dataset_conditions(dataset, config.attributes)
         if condition.cacheable
     ]
     return events + _wait(ray, second, "infer (ray)", progress)
@@ -110,13 +118,19 @@ def _diagnostics_task(data: dict[str, Any], dataset_index: int, root: str) -> li
     return cache.events
 
 
-def _condition(dataset_config: Any, name: str) -> Any:
-    return next(c for c in conditions_for(dataset_config.degradations, dataset_config.reconstructors) if c.name == name)
+def _condition(config: StudyConfig, dataset_config: Any, name: str) -> Any:
+    return next(c for c in dataset_conditions(dataset_config, config.attributes) if c.name == name)
 
 
 def _reconstructor_task(data: dict[str, Any], dataset_index: int, name: str, root: str) -> list[dict[str, str]]:
     config, dataset_config, samples, cache, device = _context(data, dataset_index, root)
-    condition = _condition(dataset_config, name)
+    condition = _condition(config, dataset_config, name)
+    if condition.mitigation is not None:
+        models, _ = diagnostic_models(samples, dataset_config, seed=config.seed, device=device, cache=cache,
+                                      progress=False)
+        prepare_mitigated(condition, samples=samples, dataset_config=dataset_config, seed=config.seed, cache=cache,
+                          device=device, progress=False, classifier=models["classification"])
+        return cache.events
     prepare_reconstructor(
         condition.entry, condition.operator, samples=samples, dataset_config=dataset_config, seed=config.seed,
         cache=cache, device=device, progress=False,
@@ -128,6 +142,6 @@ def _inference_task(data: dict[str, Any], dataset_index: int, name: str, root: s
     config, dataset_config, samples, cache, device = _context(data, dataset_index, root)
     models, keys = diagnostic_models(samples, dataset_config, seed=config.seed, device=device, cache=cache,
                                      progress=False)
-    condition_rows(samples, _condition(dataset_config, name), models, model_keys=keys,
+    condition_rows(samples, _condition(config, dataset_config, name), models, model_keys=keys,
                    dataset_config=dataset_config, config=config, cache=cache, device=device, progress=False)
     return [event for event in cache.events if event["stage"] == "inference"]

@@ -129,6 +129,6 @@ def _base_columns(samples: SampleSet | LazySampleSet, condition: Condition, *, s
     base["recon"] = condition.recon
     base["degradation"] = condition.degradation
     base["level"] = float(condition.level)
-    base["mitigation"] = "none"
+    base["mitigation"] = condition.mitigation_label
     base["seed"] = int(seed)
     return base

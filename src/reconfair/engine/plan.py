@@ -8,7 +8,8 @@ at the plan never changes the cache (not even :attr:`Cache.events`).
 
 Stages, per data set: one ``diagnostic`` model per task, one ``reconstructor``
 per degradation level and learned reconstructor that is trained here (not for
-baselines, plug-ins or user checkpoints), one ``inference`` per condition;
+baselines, plug-ins or user checkpoints), one ``mitigated-reconstructor`` per
+mitigation and lambda that fine-tunes one, one ``inference`` per condition;
 then ``evaluate`` and ``report`` for the whole study.
 
 ``status`` is ``cached`` (the entry exists), ``pending`` (a run computes it) or
@@ -49,16 +50,17 @@ from typing import Literal
 
 from reconfair.config import DatasetConfig, StudyConfig
 from reconfair.engine.cache import Cache
-from reconfair.engine.conditions import Condition, conditions_for
+from reconfair.engine.conditions import Condition, dataset_conditions
 from reconfair.engine.datasets import build_dataset
 from reconfair.engine.keys import diagnostic_slice, inference_slice, inferred_splits
-from reconfair.engine.reconstruction import reconstructor_key
+from reconfair.engine.reconstruction import MITIGATION_STAGE, reconstructor_key
 
 __all__ = ["Stage", "plan_study", "summarize"]
 
 Status = Literal["cached", "pending", "always"]
-STAGE_KINDS = ("diagnostic", "reconstructor", "inference", "evaluate", "report")
-_UNITS = {"diagnostic": "image-epochs", "reconstructor": "image-epochs", "inference": "images"}
+STAGE_KINDS = ("diagnostic", "reconstructor", "mitigated-reconstructor", "inference", "evaluate", "report")
+_UNITS = {"diagnostic": "image-epochs", "reconstructor": "image-epochs", "mitigated-reconstructor": "image-epochs",
+          "inference": "images"}
 
 
 @dataclass(frozen=True)
@@ -142,11 +144,13 @@ def _dataset_stages(dataset_config: DatasetConfig, config: StudyConfig, cache: C
     for task in dataset_config.tasks:
         key = model_keys[task.kind] = cache.key("diagnostic", diagnostic_slice(dataset_config, task, seed))
         stages.append(_stage(cache, "diagnostic", key, f"{name} {task.kind}", (), task.model.epochs * n_train))
-    conditions = conditions_for(dataset_config.degradations, dataset_config.reconstructors)
+    conditions = dataset_conditions(dataset_config, config.attributes)
     trained: dict[str, Stage] = {}
     for condition in conditions:
         if condition.trains_reconstructor:
-            stage = trained[condition.name] = _reconstructor_stage(condition, dataset_config, seed, cache, n_train)
+            classifier = (model_keys["classification"],) if condition.mitigation is not None else ()
+            stage = trained[condition.name] = _reconstructor_stage(condition, dataset_config, seed, cache, n_train,
+                                                                   classifier)
             stages.append(stage)
     for condition in conditions:
         splits = inferred_splits(config.evaluation, condition)
@@ -167,14 +171,19 @@ def _dataset_stages(dataset_config: DatasetConfig, config: StudyConfig, cache: C
 
 
 def _reconstructor_stage(
-    condition: Condition, dataset_config: DatasetConfig, seed: int, cache: Cache, n_train: int
+    condition: Condition, dataset_config: DatasetConfig, seed: int, cache: Cache, n_train: int,
+    depends: tuple[str, ...] = (),
 ) -> Stage:
     from reconfair.recon.learned import default_spec
 
     entry, operator = condition.entry, condition.operator
-    epochs = int(default_spec(entry.name, entry.preset, **entry.settings)["epochs"])
     key = reconstructor_key(condition, dataset_config, seed, cache)
     label = f"{dataset_config.name} {operator.name}@{float(operator.level):g} {entry.name}"
+    if condition.mitigation is not None:  # fine-tuning: after the unmitigated model and the classifier
+        depends = (*depends, reconstructor_key(condition.unmitigated, dataset_config, seed, cache))
+        label = f"{label}+{condition.mitigation.label}"
+        return _stage(cache, MITIGATION_STAGE, key, label, depends, condition.mitigation.epochs * n_train)
+    epochs = int(default_spec(entry.name, entry.preset, **entry.settings)["epochs"])
     return _stage(cache, "reconstructor", key, label, (), epochs * n_train)
 
 

@@ -21,7 +21,7 @@ from reconfair.config import DatasetConfig, ReconstructorConfig
 from reconfair.data.lazy import LazySampleSet
 from reconfair.data.sample import SampleSet
 from reconfair.engine.cache import Cache
-from reconfair.engine.keys import baseline_slice, reconstructor_slice
+from reconfair.engine.keys import baseline_slice, diagnostic_slice, mitigation_slice, reconstructor_slice
 from reconfair.recon import make_reconstructor
 from reconfair.recon.learned import LearnedReconstructor, default_spec, load_reconstructor
 from reconfair.recon.plugins import FolderReconstructor, load_factory
@@ -30,6 +30,7 @@ from reconfair.seeding import sample_generators
 __all__ = ["PreparedReconstructor", "prepare_reconstructor", "reconstructor_key", "train_reconstructor"]
 
 RECON_STAGE = "reconstructor"
+MITIGATION_STAGE = "mitigated-reconstructor"
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ class PreparedReconstructor:
 def reconstructor_key(condition: Any, dataset_config: DatasetConfig, seed: int, cache: Cache) -> str | None:
     """The key naming a condition's reconstructor in its inference slice, computed without loading it.
 
-    ``"original"`` for the original images, the baseline's or trained model's
-    cache key, ``None`` for plug-ins and user checkpoints (never cached).
+    ``"original"`` for the original images, the baseline's, trained or
+    mitigated model's cache key, ``None`` for plug-ins and user checkpoints
+    (never cached).
     """
     if not condition.cacheable:
         return None
@@ -54,7 +56,19 @@ def reconstructor_key(condition: Any, dataset_config: DatasetConfig, seed: int, 
     if condition.entry.kind == "baseline":
         return cache.key("baseline", baseline_slice(condition.operator))
     spec = default_spec(condition.entry.name, condition.entry.preset, **condition.entry.settings)
-    return cache.key(RECON_STAGE, reconstructor_slice(dataset_config, condition.operator, spec, seed))
+    base_slice = reconstructor_slice(dataset_config, condition.operator, spec, seed)
+    if condition.mitigation is None:
+        return cache.key(RECON_STAGE, base_slice)
+    return cache.key(MITIGATION_STAGE, mitigated_slice(condition, dataset_config, seed))
+
+
+def mitigated_slice(condition: Any, dataset_config: DatasetConfig, seed: int) -> dict[str, Any]:
+    """The cache slice of a mitigated condition's reconstructor (its base model, mitigation and classifier)."""
+    entry = condition.entry
+    spec = default_spec(entry.name, entry.preset, **entry.settings)
+    task = next(t for t in dataset_config.tasks if t.kind == "classification")
+    return mitigation_slice(reconstructor_slice(dataset_config, condition.operator, spec, seed), condition.mitigation,
+                            diagnostic_slice(dataset_config, task, seed))
 
 
 def prepare_reconstructor(

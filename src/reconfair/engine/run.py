@@ -1,7 +1,11 @@
 """Run a whole study: data -> diagnostic models -> conditions -> table -> metrics -> report.
 
 The run directory receives ``config.yaml`` (resolved), ``samples.parquet``,
-``metrics/*.csv``, ``figures/*.png``, ``summary.md`` and ``manifest.json``.
+``metrics/*.csv`` (with ``mitigation.csv`` and ``lambda_sweep.csv`` when the
+study mitigates), ``examples/`` (a few images for the report),
+``manifest.json`` (versions, seeds, stages, skipped samples) and the report:
+``report.html``, ``figures/``, ``tables/`` and ``summary.md``
+(:func:`reconfair.report.write_report`, also ``reconfair report RUN_DIR``).
 Trained models (diagnostic and reconstruction) and each condition's rows live
 in the content-addressed :class:`~reconfair.engine.cache.Cache` (default
 ``<out>/.cache``, or ``$RECONFAIR_CACHE``), so a second run with the same
@@ -29,9 +33,11 @@ import reconfair
 from reconfair.config import StudyConfig, dump_config
 from reconfair.device import resolve_device
 from reconfair.engine.cache import Cache, default_cache_dir
-from reconfair.engine.conditions import conditions_for
+from reconfair.engine.conditions import dataset_conditions
 from reconfair.engine.datasets import build_dataset
+from reconfair.engine.examples import write_examples
 from reconfair.engine.executors import EXECUTORS, run_remote_stages
+from reconfair.engine.mitigation import write_mitigation_tables
 from reconfair.engine.plan import plan_study
 from reconfair.engine.stages import condition_rows, diagnostic_models
 from reconfair.engine.table import canonical, write_samples
@@ -39,8 +45,8 @@ from reconfair.metrics.evaluate import EvaluationTables
 from reconfair.metrics.replicates import write_seed_summaries
 from reconfair.metrics.uncertainty import evaluate_with_uncertainty
 from reconfair.progress import console, progress_bar
-from reconfair.report.figures import plot_quality_and_task
-from reconfair.report.summary import summary_frame, write_summary
+from reconfair.report import write_report
+from reconfair.report.summary import summary_frame
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,7 @@ def run_study(
     )
     device = resolve_device(config.device)
     with _stage_display(config, cache, enabled=progress):
-        frames, condition_order, timings = _collect_rows(config, cache, device=device, progress=progress)
+        frames, condition_order, timings, skipped = _collect_rows(config, cache, device=device, progress=progress)
     samples_table = canonical(pd.concat(frames, ignore_index=True))
     write_samples(samples_table, out / "samples.parquet")
     evaluation = config.evaluation
@@ -99,35 +105,43 @@ def run_study(
         adjust=evaluation.adjust,
         group_auroc=evaluation.bootstrap_group_auroc,
     )
+    write_mitigation_tables(samples_table, tables, config, cache, out / "metrics")
     tables.to_csv(out / "metrics")
     write_seed_summaries(tables, out / "metrics")
-    for dataset_config in config.datasets:
-        plot_quality_and_task(tables.performance, dataset=dataset_config.name, out_dir=out / "figures")
+    write_examples(config, cache, out, device)  # a few images for the report's figure 6 (cache hits)
     summary = summary_frame(
         tables,
         attributes=config.attributes,
         condition_order=condition_order,
         dataset_order=[d.name for d in config.datasets],
     )
-    write_summary(summary, out / "summary.md", synthetic=True)
+    # the manifest first: the report's provenance section reads it
     _write_manifest(out, config, device=device, timings=timings, cache=cache, executor=executor,
-                    remote_events=remote_events)
+                    remote_events=remote_events, skipped=skipped)
+    write_report(out)  # figures/, tables/, summary.md, report.html from the run directory alone
     return RunResult(out_dir=out, samples=samples_table, tables=tables, summary=summary)
 
 
 def _collect_rows(
     config: StudyConfig, cache: Cache, *, device: torch.device, progress: bool
-) -> tuple[list[pd.DataFrame], list[str], dict[str, float]]:
-    """Every condition's rows, data set by data set (training what the cache lacks)."""
+) -> tuple[list[pd.DataFrame], list[str], dict[str, float], dict[str, dict]]:
+    """Every condition's rows, data set by data set (training what the cache lacks).
+
+    Also returns the timings and, per data set, the samples its adapter
+    skipped (``on_missing: skip``): their count and ``sample_id``/``path``/``reason``.
+    """
     timings: dict[str, float] = {}
+    skipped: dict[str, dict] = {}
     frames, condition_order = [], []
     for dataset_config in config.datasets:
         started = time.perf_counter()
         samples = build_dataset(dataset_config, seed=config.seed, lazy=True)
+        dropped = list(samples.info.get("skipped", []))
+        skipped[dataset_config.name] = {"count": len(dropped), "samples": dropped}
         models, model_keys = diagnostic_models(
             samples, dataset_config, seed=config.seed, device=device, cache=cache, progress=progress
         )
-        conditions = conditions_for(dataset_config.degradations, dataset_config.reconstructors)
+        conditions = dataset_conditions(dataset_config, config.attributes)
         condition_order += [c.name for c in conditions if c.name not in condition_order]
         with progress_bar(f"conditions {samples.name}", total=len(conditions), enabled=progress) as advance:
             for condition in conditions:
@@ -146,7 +160,7 @@ def _collect_rows(
                 )
                 advance(info=condition.name)
         timings[dataset_config.name] = time.perf_counter() - started
-    return frames, condition_order, timings
+    return frames, condition_order, timings, skipped
 
 
 @contextmanager
@@ -174,6 +188,7 @@ def _write_manifest(
     cache: Cache,
     executor: str,
     remote_events: list[dict[str, str]],
+    skipped: dict[str, dict],
 ) -> None:
     import monai
     import numpy
@@ -188,7 +203,8 @@ def _write_manifest(
         "device": str(device),
         "seed": config.seed,
         "seconds_per_dataset": timings,
-        "synthetic_data": True,
+        "synthetic_data": all(d.source is None for d in config.datasets),
+        "skipped_samples": skipped,
         "cache": str(cache.root),
         "executor": executor,
         "stages": cache.events,

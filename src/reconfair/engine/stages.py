@@ -17,7 +17,8 @@ from reconfair.engine.cache import Cache
 from reconfair.engine.conditions import Condition
 from reconfair.engine.inference import infer_condition
 from reconfair.engine.keys import diagnostic_slice, inference_slice, inferred_splits
-from reconfair.engine.reconstruction import RECON_STAGE, prepare_reconstructor, reconstructor_key
+from reconfair.engine.mitigation import prepare_mitigated
+from reconfair.engine.reconstruction import MITIGATION_STAGE, RECON_STAGE, prepare_reconstructor, reconstructor_key
 from reconfair.engine.table import read_samples, write_samples
 
 __all__ = ["check_plugin_files", "condition_rows", "diagnostic_models"]
@@ -51,10 +52,15 @@ def condition_rows(
         found = cache.lookup("inference", key)
         if found is not None:
             if condition.trains_reconstructor:
-                cache.lookup(RECON_STAGE, recon_key)
+                cache.lookup(RECON_STAGE if condition.mitigation is None else MITIGATION_STAGE, recon_key)
             return read_samples(found / "rows.parquet")
     reconstructor = None
-    if not condition.is_original:
+    if condition.mitigation is not None:
+        reconstructor = prepare_mitigated(
+            condition, samples=samples, dataset_config=dataset_config, seed=config.seed, cache=cache, device=device,
+            progress=progress, classifier=models["classification"],
+        ).reconstructor
+    elif not condition.is_original:
         reconstructor = prepare_reconstructor(
             condition.entry,
             condition.operator,

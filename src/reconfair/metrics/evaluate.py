@@ -19,13 +19,15 @@ target) into three tables, written by ``EvaluationTables.to_csv(run_dir /
   ``delta_pct = 100 delta / |value_original|`` (NaN where ``value_original`` is
   0).
 
-A "run" is one ``(dataset, task, target[, mitigation][, seed])``: one
+A "run" is one ``(dataset, task, target[, seed])``: one
 diagnostic model's output for one label.  Its classification threshold is the
 equal-error threshold fitted on its ``split == "val"`` rows of condition
 ``"original"`` and then held fixed for every condition (the deployed-model
 view); metrics are computed on the rows of ``split`` (default ``"test"``).
-Optional columns ``recon``, ``degradation``, ``level`` (per condition) and
-``mitigation``, ``seed`` (per run) are carried into every table when present.
+Optional columns ``recon``, ``degradation``, ``level``, ``mitigation`` (per
+condition: a mitigated reconstructor is one more way of producing images,
+compared with the same original images) and ``seed`` (per run) are carried
+into every table when present.
 """
 
 from __future__ import annotations
@@ -49,8 +51,8 @@ ORIGINAL = "original"
 """Condition name of the clean images: the reference for thresholds and deltas."""
 REQUIRED_COLUMNS = ("sample_id", "split", "dataset", "task", "target", "condition")
 TASK_COLUMNS = {"classification": ("y_true", "y_score"), "segmentation": ("dice",)}
-RUN_OPTIONAL = ("mitigation", "seed")
-CONDITION_OPTIONAL = ("recon", "degradation", "level")
+RUN_OPTIONAL = ("seed",)
+CONDITION_OPTIONAL = ("recon", "degradation", "level", "mitigation")
 IMAGE_QUALITY = ("psnr", "ssim", "nrmse")
 ATTR_PREFIX = "attr_"
 INTERSECTION = "×"

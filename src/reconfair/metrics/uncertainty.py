@@ -2,7 +2,7 @@
 
 :func:`bootstrap_deltas` runs :func:`reconfair.metrics.bootstrap.paired_bootstrap`
 on the per-sample table: for every classification run ``(dataset, task[,
-mitigation][, seed])`` and every condition other than ``"original"``, the
+seed])`` and every condition other than ``"original"``, the
 paired patient bootstrap of ``metric(condition) - metric(original)`` for the
 AUROC of each target and each fairness metric of each target x attribute; for
 every segmentation run, likewise for mean Dice, ``delta_dice`` and ``ser``.
@@ -65,6 +65,9 @@ UNCERTAINTY_COLUMNS = ("se", "ci_low", "ci_high", "p_value", "p_adjusted", "n_bo
 """Columns :func:`attach_uncertainty` adds to the fairness and performance tables."""
 ADJUST_METHODS = ("holm", "bh")
 PATIENT_COLUMN = "patient_id"
+UNMITIGATED = "unmitigated"
+AGAINST = (ORIGINAL, UNMITIGATED)
+NO_MITIGATION = "none"
 
 
 def _wide(part: pd.DataFrame, targets: list[Any]) -> pd.DataFrame:
@@ -145,6 +148,7 @@ def bootstrap_deltas(
     seed: int = 0,
     adjust: str = "holm",
     group_auroc: bool = False,
+    against: str = ORIGINAL,
 ) -> pd.DataFrame:
     """Paired patient bootstrap of every performance and fairness delta (classification and segmentation).
 
@@ -174,6 +178,12 @@ def bootstrap_deltas(
         Multiple-testing correction over every test in the returned table.
     group_auroc : bool, default False
         Also bootstrap ``auroc_gap`` and ``worst_group_auroc``.
+    against : {"original", "unmitigated"}, default "original"
+        The reference of each delta: the original images, or (for the
+        mitigated conditions only, ``mitigation != "none"``) the same
+        reconstructor without mitigation, i.e. the condition named like it
+        up to ``+<mitigation>``.  ``estimate_original`` is then the
+        unmitigated value, and the adjustment runs over this family alone.
 
     Returns
     -------
@@ -193,6 +203,10 @@ def bootstrap_deltas(
     """
     _check_schema(samples)
     policy = _check_threshold_policy(threshold)
+    if against not in AGAINST:
+        raise ValueError(f"against must be one of {AGAINST}, got {against!r}")
+    if against == UNMITIGATED and "mitigation" not in samples.columns:
+        raise ValueError("against='unmitigated' needs a 'mitigation' column in the per-sample table")
     if adjust not in ADJUST_METHODS:
         raise ValueError(f"adjust must be one of {ADJUST_METHODS}, got {adjust!r}")
     attribute_columns = _attribute_columns(samples, attributes)
@@ -230,11 +244,16 @@ def bootstrap_deltas(
         original_cuts = cuts(keys, targets, ORIGINAL)
         for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
             ident = {**keys, **dict(zip(condition_keys, condition if isinstance(condition, tuple) else (condition,)))}
-            if ident["condition"] == ORIGINAL:
+            reference = _reference(ident, against)
+            if reference is None:
                 continue
             try:
+                base, base_cuts = original, original_cuts
+                if reference != ORIGINAL:
+                    base = _reference_rows(run, reference)
+                    base_cuts = cuts(keys, targets, reference) if policy == "refit" else original_cuts
                 recon_cuts = cuts(keys, targets, ident["condition"]) if policy == "refit" else original_cuts
-                table, n_paired, dropped = _bootstrap_condition(original, part, (original_cuts, recon_cuts),
+                table, n_paired, dropped = _bootstrap_condition(base, part, (base_cuts, recon_cuts),
                                                                 targets, attribute_columns, patient, options)
             except ValueError as err:
                 raise ValueError(f"{_describe(ident)}: {err}") from err
@@ -250,10 +269,12 @@ def bootstrap_deltas(
                              f"{_describe(keys)}; every condition is compared with the original images")
         for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
             ident = {**keys, **dict(zip(condition_keys, condition if isinstance(condition, tuple) else (condition,)))}
-            if ident["condition"] == ORIGINAL:
+            reference = _reference(ident, against)
+            if reference is None:
                 continue
             try:
-                table, n_paired, dropped = _bootstrap_segmentation(original, part, keys["target"],
+                base = original if reference == ORIGINAL else _reference_rows(run, reference)
+                table, n_paired, dropped = _bootstrap_segmentation(base, part, keys["target"],
                                                                    attribute_columns, patient, seg_options)
             except ValueError as err:
                 raise ValueError(f"{_describe(ident)}: {err}") from err
@@ -264,6 +285,22 @@ def bootstrap_deltas(
     out = pd.concat(frames, ignore_index=True)
     out["p_adjusted"] = adjust_p_values(out["p_value"].to_numpy(np.float64), method=adjust)
     return out[columns]
+
+
+def _reference(ident: dict[str, Any], against: str) -> str | None:
+    """The condition ``ident`` is compared with, or ``None`` when it is not tested."""
+    if against == ORIGINAL:
+        return None if ident["condition"] == ORIGINAL else ORIGINAL
+    if ident.get("mitigation", NO_MITIGATION) == NO_MITIGATION:
+        return None
+    return str(ident["condition"]).rsplit("+", 1)[0]
+
+
+def _reference_rows(run: pd.DataFrame, reference: str) -> pd.DataFrame:
+    rows = run.loc[run["condition"] == reference]
+    if rows.empty:
+        raise ValueError(f"no rows of the unmitigated condition {reference!r} to compare the mitigated one with")
+    return rows
 
 
 def attach_uncertainty(tables: EvaluationTables, boot: pd.DataFrame) -> EvaluationTables:

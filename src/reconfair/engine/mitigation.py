@@ -1,0 +1,144 @@
+"""The mitigation stage: fine-tune a trained reconstructor with a mitigation, cached like any model.
+
+A mitigated condition (``.../unet+eodd:0.316``) starts from its unmitigated
+model (trained or found in the cache), fine-tunes it on the training split
+with the frozen classifier in the loop (:func:`reconfair.mitigate.finetune`),
+and stores the model with its hold-out scores (``holdout.json``: PSNR and
+EODD after and before fine-tuning), from which the sweep's best lambda is
+chosen (:func:`select_lambdas`) without looking at val or test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from reconfair.engine.cache import Cache
+from reconfair.engine.reconstruction import (
+    MITIGATION_STAGE,
+    RECON_STAGE,
+    PreparedReconstructor,
+    mitigated_slice,
+    prepare_reconstructor,
+    reconstructor_key,
+)
+from reconfair.mitigate.finetune import finetune
+from reconfair.recon.learned import load_reconstructor
+
+__all__ = ["HOLDOUT_FILE", "holdout_scores", "prepare_mitigated", "select_lambdas"]
+
+HOLDOUT_FILE = "holdout.json"
+
+
+def prepare_mitigated(
+    condition: Any,
+    *,
+    samples: Any,
+    dataset_config: Any,
+    seed: int,
+    cache: Cache,
+    device: torch.device,
+    progress: bool,
+    classifier: Any,
+) -> PreparedReconstructor:
+    """The mitigated reconstructor of ``condition``: from the cache, or fine-tuned now and stored."""
+    key = reconstructor_key(condition, dataset_config, seed, cache)
+    found = cache.lookup(MITIGATION_STAGE, key)
+    if found is not None:
+        return PreparedReconstructor(load_reconstructor(found / "model"), condition.entry.name, key)
+    base_key = reconstructor_key(condition.unmitigated, dataset_config, seed, cache)
+    if not cache.folder(RECON_STAGE, base_key).is_dir():  # normally trained already by its own condition
+        prepare_reconstructor(condition.entry, condition.operator, samples=samples, dataset_config=dataset_config,
+                              seed=seed, cache=cache, device=device, progress=progress)
+    recon = load_reconstructor(cache.folder(RECON_STAGE, base_key) / "model")  # a fresh copy to fine-tune
+    operator, spec = condition.operator, condition.mitigation
+    stage = f"mitigate/{samples.name}/{operator.name}@{float(operator.level)!r}/{condition.entry.name}/{spec.label}"
+    recon, after, before = finetune(
+        recon, spec, classifier=classifier, train=samples.split("train").materialize(), operator=operator, seed=seed,
+        stage=stage, resume=cache.scratch(MITIGATION_STAGE, key) / "training", device=device, progress=progress,
+    )
+    scores = {"psnr": after.psnr, "eodd": after.eodd, "base_psnr": before.psnr, "base_eodd": before.eodd}
+
+    def write(folder: Path) -> None:
+        recon.save(folder / "model")
+        (folder / HOLDOUT_FILE).write_text(json.dumps(scores, indent=2), encoding="utf-8")
+
+    cache.store(MITIGATION_STAGE, key, write, config_slice=mitigated_slice(condition, dataset_config, seed))
+    return PreparedReconstructor(recon, condition.entry.name, key)
+
+
+def holdout_scores(condition: Any, dataset_config: Any, seed: int, cache: Cache) -> dict[str, float] | None:
+    """A mitigated condition's hold-out scores from its cache entry (``None`` when it is not there)."""
+    key = reconstructor_key(condition, dataset_config, seed, cache)
+    path = cache.folder(MITIGATION_STAGE, key) / HOLDOUT_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def select_lambdas(candidates: Sequence[tuple[str, float, dict[str, float]]], *, max_psnr_drop: float) -> set[str]:
+    """The best condition of one sweep: lowest hold-out EODD within ``max_psnr_drop`` dB of the unmitigated PSNR.
+
+    ``candidates``: ``(condition name, lambda, hold-out scores)`` of one kind
+    at one (data set, degradation, level, reconstructor).  When no lambda
+    keeps the PSNR, the one with the highest PSNR is chosen; ties go to the
+    smaller lambda.  Returns the chosen name (a set of at most one).
+
+    >>> rows = [("a", 0.1, {"psnr": 30.0, "eodd": 0.20, "base_psnr": 30.2}),
+    ...         ("b", 1.0, {"psnr": 29.5, "eodd": 0.10, "base_psnr": 30.2}),
+    ...         ("c", 10., {"psnr": 25.0, "eodd": 0.01, "base_psnr": 30.2})]
+    >>> select_lambdas(rows, max_psnr_drop=1.0)
+    {'b'}
+    """
+    usable = [(name, lam, s) for name, lam, s in candidates if s is not None and math.isfinite(s["psnr"])]
+    if not usable:
+        return set()
+    kept = [(name, lam, s) for name, lam, s in usable if s["psnr"] >= s["base_psnr"] - max_psnr_drop]
+    kept = [c for c in kept if math.isfinite(c[2]["eodd"])]
+    if kept:
+        best = min(kept, key=lambda c: (c[2]["eodd"], c[1]))
+    else:
+        best = min(usable, key=lambda c: (-c[2]["psnr"], c[1]))
+    return {best[0]}
+
+
+def selected_conditions(config: Any, cache: Cache) -> set[str]:
+    """The best condition of every lambda sweep of ``config`` (by hold-out scores in the cache)."""
+    from reconfair.engine.conditions import dataset_conditions
+
+    chosen: set[str] = set()
+    for dataset_config in config.datasets:
+        sweeps: dict[tuple, list] = {}
+        for condition in dataset_conditions(dataset_config, config.attributes):
+            if condition.mitigation is None:
+                continue
+            group = (condition.unmitigated.name, condition.mitigation.kind)
+            scores = holdout_scores(condition, dataset_config, config.seed, cache)
+            sweeps.setdefault(group, []).append((condition.name, condition.mitigation.weight, scores))
+        drops = {m.kind: m.max_psnr_drop for m in dataset_config.mitigations}
+        for (_, kind), candidates in sweeps.items():
+            chosen |= select_lambdas(candidates, max_psnr_drop=drops[kind])
+    return chosen
+
+
+def write_mitigation_tables(samples: Any, tables: Any, config: Any, cache: Cache, directory: Path) -> list[Path]:
+    """``mitigation.csv`` (paired bootstrap vs unmitigated) and ``lambda_sweep.csv``, when anything is mitigated."""
+    from reconfair.metrics.mitigation import lambda_sweep, mitigation_effects
+
+    if not any(d.mitigations for d in config.datasets):
+        return []
+    evaluation = config.evaluation
+    effects = mitigation_effects(
+        samples, attributes=config.attributes, min_group_size=evaluation.min_group_size, split=evaluation.split,
+        threshold=evaluation.threshold, patient_level=evaluation.patient_level, n_boot=evaluation.bootstrap,
+        seed=config.seed, adjust=evaluation.adjust,
+    )
+    sweep = lambda_sweep(tables.performance, tables.fairness, selected=selected_conditions(config, cache))
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = [directory / "mitigation.csv", directory / "lambda_sweep.csv"]
+    effects.to_csv(paths[0], index=False)
+    sweep.to_csv(paths[1], index=False)
+    return paths
