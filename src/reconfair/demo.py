@@ -1,4 +1,4 @@
-"""The demo study: both synthetic modalities, four reconstructors, a planted sex effect.
+"""The demo study: both synthetic modalities, four reconstructors, planted sex effects, mitigations.
 
 ``quick`` shrinks it to a smoke test (seconds); the full demo is sized to
 finish in a few minutes on a 2-core CPU.
@@ -11,9 +11,20 @@ from __future__ import annotations
 
 from reconfair.config import StudyConfig, parse_config
 
-# A moderate sex effect: findings in female patients are subtler (lower
-# contrast, smaller), which is what denoising and undersampling erase first.
-DEMO_EFFECTS = {"sex": {"F": {"contrast": 0.6, "size": 0.8}}}
+# Sex effects: findings in female patients are smaller on the radiographs, and
+# subtler (lower contrast, smaller) on the MRI, which is what denoising and
+# undersampling erase first.
+CHEST_EFFECTS = {"sex": {"F": {"size": 0.5}}}
+BRAIN_EFFECTS = {"sex": {"F": {"contrast": 0.6, "size": 0.8}}}
+# Beside the study's photon counts, 30 photons: there the U-Net erases the small
+# (female) findings first and raises EODD by sex, and the mitigations are run.
+CHEST_LEVELS = [1e5, 1e4, 3e3]
+SEVERE_LEVEL = 30
+DEMO_MITIGATIONS = [
+    {"kind": "reweighting", "reconstructors": ["unet"], "levels": [SEVERE_LEVEL]},
+    {"kind": "eodd", "reconstructors": ["unet"], "levels": [SEVERE_LEVEL]},
+    {"kind": "adversarial", "reconstructors": ["unet"], "levels": [SEVERE_LEVEL]},
+]
 # Epochs of the learned reconstructors (demo presets), sized for a first run
 # of under 10 minutes on a 2-core CPU; later runs reuse the trained models.
 RECON_EPOCHS = 3
@@ -38,16 +49,18 @@ def demo_config(*, quick: bool = False) -> StudyConfig:
                     "name": "synthetic-chest",
                     "n_patients": chest_patients,
                     "image_size": 64,
-                    "effects": DEMO_EFFECTS,
-                    "degradations": [{"operator": "radiograph-lowdose", "levels": [1e5, 1e4, 3e3]}],
+                    "effects": CHEST_EFFECTS,
+                    "degradations": [{"operator": "radiograph-lowdose",
+                                      "levels": CHEST_LEVELS + ([] if quick else [SEVERE_LEVEL])}],
                     "reconstructors": reconstructors,
+                    "mitigations": [] if quick else DEMO_MITIGATIONS,
                     "tasks": [{"kind": "classification", "model": {"epochs": epochs}}],
                 },
                 {
                     "name": "synthetic-brain",
                     "n_patients": brain_patients,
                     "image_size": 64,
-                    "effects": DEMO_EFFECTS,
+                    "effects": BRAIN_EFFECTS,
                     "degradations": [{"operator": "mri-undersampling", "levels": [4, 8, 16]}],
                     "reconstructors": reconstructors,
                     "tasks": [

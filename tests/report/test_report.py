@@ -93,7 +93,7 @@ def test_synthetic_notice_only_when_every_dataset_is_synthetic(tiny_run, tmp_pat
     real = tmp_path / "real"
     shutil.copytree(tiny_run, real, ignore=shutil.ignore_patterns(".cache", "figures", "examples"))
     config = yaml.safe_load((real / "config.yaml").read_text())
-    config["datasets"][0]["name"] = "chexpert"
+    config["datasets"][0].update(name="chexpert", source={"kind": "chexpert", "root": "/data/CheXpert-v1.0"})
     (real / "config.yaml").write_text(yaml.safe_dump(config))
     write_report(real)
     assert SYNTHETIC_NOTICE not in (real / "report.html").read_text()

@@ -83,8 +83,11 @@ def write_examples(config: StudyConfig, cache: Cache, out_dir: str | Path, devic
     """Write ``out_dir/examples/<dataset>.npz`` for every data set and ``index.json``; return the folder.
 
     Models and reconstructors come from ``cache`` (trained by the run before);
-    only a few images are degraded, reconstructed and diagnosed.
+    only a few images are degraded, reconstructed and diagnosed.  Those
+    lookups go through a silent view of the cache, so they add nothing to the
+    run's stage events, manifest or log.
     """
+    cache = Cache(cache.root)
     folder = Path(out_dir) / "examples"
     folder.mkdir(parents=True, exist_ok=True)
     index = {}
