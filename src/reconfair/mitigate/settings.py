@@ -25,8 +25,9 @@ from __future__ import annotations
 import math
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
+from reconfair.config_base import Frozen
 from reconfair.mitigate.spec import MitigationSpec
 
 __all__ = ["DEFAULT_LAMBDAS", "MitigationConfig"]
@@ -35,10 +36,8 @@ DEFAULT_LAMBDAS = {"eodd": (0.1, 0.316, 1.0, 3.16, 10.0), "adversarial": (1.0,)}
 """The lambda sweep of each weighted kind when ``lambdas`` is not given."""
 
 
-class MitigationConfig(BaseModel):
+class MitigationConfig(Frozen):
     """One mitigation kind, its lambda sweep, and where it applies."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     kind: Literal["none", "reweighting", "eodd", "adversarial"]
     lambdas: tuple[float, ...] | None = None
