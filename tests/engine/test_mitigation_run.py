@@ -111,8 +111,9 @@ def test_lambda_sweep_marks_the_hold_out_choice(study):
     eodd = {c.mitigation.weight: holdout_scores(c, config.datasets[0], config.seed, cache)
             for c in dataset_conditions(config.datasets[0], config.attributes)
             if c.mitigation is not None and c.mitigation.kind == "eodd"}
-    within = {w: s for w, s in eodd.items() if s["psnr"] >= s["base_psnr"] - 1.0}
-    best = min(within or eodd, key=lambda w: (eodd[w]["eodd"], w) if within else (-eodd[w]["psnr"], w))
+    within = {w: s for w, s in eodd.items() if s["psnr"] >= s["base_psnr"] - 1.0
+              and s["balanced_accuracy"] >= s["base_balanced_accuracy"] - 0.05}
+    best = min(within or eodd, key=lambda w: (eodd[w]["eodd"], w) if within else (-eodd[w]["balanced_accuracy"], w))
     chosen = sweep[(sweep["mitigation_kind"] == "eodd") & sweep["selected"]]["lam"].unique()
     assert chosen.tolist() == [best]
     assert not sweep.loc[sweep["mitigation_kind"] == "none", "selected"].any()

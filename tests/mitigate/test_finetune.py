@@ -43,7 +43,7 @@ def test_each_reconstructor_fine_tunes_and_is_scored_on_the_hold_out(model, trai
     operator = make_degradation("radiograph-lowdose", 3000)
     recon, after, start = finetune(recon, spec, classifier=classifier, train=train_set, operator=operator, seed=0,
                                    stage=f"test/{model}")
-    assert math.isfinite(after.psnr) and math.isfinite(start.psnr)
+    assert math.isfinite(after.psnr) and math.isfinite(start.psnr) and 0 <= after.balanced_accuracy <= 1
     assert any(not torch.equal(a, b) for a, b in zip(before, recon.method.trained.parameters()))
     assert recon.fit_result is not None and len(recon.fit_result.history) == 1
 

@@ -3,8 +3,8 @@
 A mitigated condition (``.../unet+eodd:0.316``) starts from its unmitigated
 model (trained or found in the cache), fine-tunes it on the training split
 with the frozen classifier in the loop (:func:`reconfair.mitigate.finetune`),
-and stores the model with its hold-out scores (``holdout.json``: PSNR and
-EODD after and before fine-tuning), from which the sweep's best lambda is
+and stores the model with its hold-out scores (``holdout.json``: PSNR, EODD
+and balanced accuracy after and before fine-tuning), from which the sweep's best lambda is
 chosen (:func:`select_lambdas`) without looking at val or test.
 """
 
@@ -62,7 +62,8 @@ def prepare_mitigated(
         recon, spec, classifier=classifier, train=samples.split("train").materialize(), operator=operator, seed=seed,
         stage=stage, resume=cache.scratch(MITIGATION_STAGE, key) / "training", device=device, progress=progress,
     )
-    scores = {"psnr": after.psnr, "eodd": after.eodd, "base_psnr": before.psnr, "base_eodd": before.eodd}
+    scores = {"psnr": after.psnr, "eodd": after.eodd, "balanced_accuracy": after.balanced_accuracy,
+              "base_psnr": before.psnr, "base_eodd": before.eodd, "base_balanced_accuracy": before.balanced_accuracy}
 
     def write(folder: Path) -> None:
         recon.save(folder / "model")
@@ -79,29 +80,40 @@ def holdout_scores(condition: Any, dataset_config: Any, seed: int, cache: Cache)
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def select_lambdas(candidates: Sequence[tuple[str, float, dict[str, float]]], *, max_psnr_drop: float) -> set[str]:
-    """The best condition of one sweep: lowest hold-out EODD within ``max_psnr_drop`` dB of the unmitigated PSNR.
+def select_lambdas(
+    candidates: Sequence[tuple[str, float, dict[str, float]]], *, max_psnr_drop: float, max_accuracy_drop: float,
+) -> set[str]:
+    """The best condition of one sweep, by hold-out scores: the lowest EODD among the lambdas that keep the task.
 
+    A lambda is eligible when its hold-out PSNR is within ``max_psnr_drop`` dB
+    and its balanced accuracy within ``max_accuracy_drop`` of the unmitigated
+    model's.  The accuracy bound rules out the degenerate way to equal odds,
+    deciding the same for everyone (EODD 0, balanced accuracy 0.5).
     ``candidates``: ``(condition name, lambda, hold-out scores)`` of one kind
-    at one (data set, degradation, level, reconstructor).  When no lambda
-    keeps the PSNR, the one with the highest PSNR is chosen; ties go to the
-    smaller lambda.  Returns the chosen name (a set of at most one).
+    at one (data set, degradation, level, reconstructor).  When no lambda is
+    eligible, the one with the highest balanced accuracy is chosen; ties go
+    to the smaller lambda.  Returns the chosen name (a set of at most one).
 
-    >>> rows = [("a", 0.1, {"psnr": 30.0, "eodd": 0.20, "base_psnr": 30.2}),
-    ...         ("b", 1.0, {"psnr": 29.5, "eodd": 0.10, "base_psnr": 30.2}),
-    ...         ("c", 10., {"psnr": 25.0, "eodd": 0.01, "base_psnr": 30.2})]
-    >>> select_lambdas(rows, max_psnr_drop=1.0)
+    >>> base = {"base_psnr": 30.2, "base_balanced_accuracy": 0.80}
+    >>> rows = [("a", 0.1, {"psnr": 30.0, "eodd": 0.20, "balanced_accuracy": 0.80, **base}),
+    ...         ("b", 1.0, {"psnr": 29.5, "eodd": 0.10, "balanced_accuracy": 0.78, **base}),
+    ...         ("c", 3.0, {"psnr": 29.9, "eodd": 0.00, "balanced_accuracy": 0.50, **base}),
+    ...         ("d", 10., {"psnr": 25.0, "eodd": 0.01, "balanced_accuracy": 0.79, **base})]
+    >>> select_lambdas(rows, max_psnr_drop=1.0, max_accuracy_drop=0.05)
     {'b'}
     """
-    usable = [(name, lam, s) for name, lam, s in candidates if s is not None and math.isfinite(s["psnr"])]
+    usable = [(name, lam, s) for name, lam, s in candidates
+              if s is not None and math.isfinite(s["psnr"]) and math.isfinite(s["balanced_accuracy"])]
     if not usable:
         return set()
-    kept = [(name, lam, s) for name, lam, s in usable if s["psnr"] >= s["base_psnr"] - max_psnr_drop]
-    kept = [c for c in kept if math.isfinite(c[2]["eodd"])]
+    kept = [(name, lam, s) for name, lam, s in usable
+            if s["psnr"] >= s["base_psnr"] - max_psnr_drop
+            and s["balanced_accuracy"] >= s["base_balanced_accuracy"] - max_accuracy_drop
+            and math.isfinite(s["eodd"])]
     if kept:
         best = min(kept, key=lambda c: (c[2]["eodd"], c[1]))
     else:
-        best = min(usable, key=lambda c: (-c[2]["psnr"], c[1]))
+        best = min(usable, key=lambda c: (-c[2]["balanced_accuracy"], c[1]))
     return {best[0]}
 
 
@@ -118,9 +130,10 @@ def selected_conditions(config: Any, cache: Cache) -> set[str]:
             group = (condition.unmitigated.name, condition.mitigation.kind)
             scores = holdout_scores(condition, dataset_config, config.seed, cache)
             sweeps.setdefault(group, []).append((condition.name, condition.mitigation.weight, scores))
-        drops = {m.kind: m.max_psnr_drop for m in dataset_config.mitigations}
+        entries = {m.kind: m for m in dataset_config.mitigations}
         for (_, kind), candidates in sweeps.items():
-            chosen |= select_lambdas(candidates, max_psnr_drop=drops[kind])
+            chosen |= select_lambdas(candidates, max_psnr_drop=entries[kind].max_psnr_drop,
+                                     max_accuracy_drop=entries[kind].max_accuracy_drop)
     return chosen
 
 

@@ -42,6 +42,8 @@ class HoldoutScore:
     psnr: float
     eodd: float
     """Mean over labels and attributes of the EODD at the hold-out's own equal-error thresholds."""
+    balanced_accuracy: float
+    """Mean over labels of (TPR + TNR) / 2 at the same thresholds: 0.5 when every decision is the same."""
 
 
 def holdout_split(train: SampleSet, share: float, *, seed: int, stage: str) -> tuple[SampleSet, SampleSet]:
@@ -133,25 +135,28 @@ def score_on_holdout(
     recon: Any, classifier: Any, hold: SampleSet, hold_inputs: torch.Tensor, attributes: tuple[str, ...], *,
     seed: int, stage: str,
 ) -> HoldoutScore:
-    """PSNR of the reconstructions and their EODD (thresholds: equal-error on the clean hold-out images)."""
+    """PSNR of the reconstructions, their EODD and balanced accuracy (thresholds: equal-error on the clean images)."""
     with torch.no_grad():
         output = recon.reconstruct(hold_inputs, generator=sample_generators(seed, f"{stage}/score", _ids(hold)))
     quality = float(psnr(output.clamp(0, 1), hold.images).mean())
     clean_scores = classifier.predict(hold.images).numpy()
     scores = classifier.predict(output.clamp(0, 1)).numpy()
-    values = []
+    values, accuracies = [], []
     for j, target in enumerate(classifier.targets):
         y = hold.table[f"label_{target}"].to_numpy(np.float64)
         known = ~np.isnan(y)
         if not (0 < y[known].sum() < known.sum()):
             continue
         threshold = equal_error_threshold(y, clean_scores[:, j])
+        positive = scores[known, j] >= threshold
+        accuracies.append(0.5 * (positive[y[known] == 1].mean() + (~positive[y[known] == 0]).mean()))
         for attribute in attributes:
             frame = classification_groups(y, scores[:, j], _attribute(hold.table, attribute), threshold=threshold)
             value = eodd(frame).value
             if np.isfinite(value):
                 values.append(value)
-    return HoldoutScore(psnr=quality, eodd=float(np.mean(values)) if values else float("nan"))
+    return HoldoutScore(psnr=quality, eodd=float(np.mean(values)) if values else float("nan"),
+                        balanced_accuracy=float(np.mean(accuracies)) if accuracies else float("nan"))
 
 
 def _adversary(spec: MitigationSpec, classifier: Any, tune: SampleSet, groups: dict, seed_parts: tuple) -> Any:

@@ -60,7 +60,9 @@ class MitigationConfig(Frozen):
     holdout: float = Field(0.2, gt=0, lt=1)
     """Share of training patients held out to choose lambda."""
     max_psnr_drop: float = Field(1.0, ge=0)
-    """The best lambda has the lowest hold-out EODD among those within this many dB of the unmitigated PSNR."""
+    """The best lambda has the lowest hold-out EODD among those within this many dB of the unmitigated PSNR ..."""
+    max_accuracy_drop: float = Field(0.05, ge=0, le=1)
+    """... and within this much of its hold-out balanced accuracy (rules out deciding the same for everyone)."""
 
     @model_validator(mode="before")
     @classmethod

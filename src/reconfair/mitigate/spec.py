@@ -38,6 +38,8 @@ class MitigationSpec:
     """Share of the training split's patients held out to choose lambda (never used for fitting)."""
     learning_rate: float | None = None
     """Adam's rate for fine-tuning (default: the reconstructor's own)."""
+    holdout_scores: tuple[str, ...] = ("psnr", "eodd", "balanced_accuracy")
+    """What the stage stores per model for choosing lambda (part of the cache key: a change recomputes)."""
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS[1:]:
@@ -54,6 +56,7 @@ class MitigationSpec:
         """Plain data for cache keys and checkpoints."""
         data = asdict(self)
         data["attributes"] = list(self.attributes)
+        data["holdout_scores"] = list(self.holdout_scores)
         data["weight"] = None if math.isnan(self.weight) else self.weight
         return data
 
