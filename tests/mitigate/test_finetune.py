@@ -65,3 +65,17 @@ def test_an_interrupted_fine_tuning_resumes_bit_identically(train, classifier, t
     for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
     np.testing.assert_equal(straight.fit_result.history[-1]["val_score"], resumed.fit_result.history[-1]["val_score"])
+
+
+def test_every_lambda_of_a_sweep_is_scored_on_the_same_hold_out(train, classifier):
+    _, train_set = train
+    operator = make_degradation("radiograph-lowdose", 3000)
+    starts = []
+    for weight in (1.0, 10.0):
+        with seeded_torch_global(0, "sweep-test"):
+            recon = make_learned("unet", batch_size=8)
+        spec = MitigationSpec(kind="eodd", weight=weight, attributes=("sex",), epochs=1)
+        _, _, start = finetune(recon, spec, classifier=classifier, train=train_set, operator=operator, seed=0,
+                               stage=f"sweep/{spec.label}", holdout_stage="sweep")
+        starts.append(start)
+    assert starts[0] == starts[1]  # the unmitigated model, scored on identical hold-out images

@@ -68,7 +68,8 @@ def reconstructor_slice(dataset_config: Any, operator: Any, spec: dict[str, Any]
 
 def mitigation_slice(base_slice: dict[str, Any], mitigation: Any, classifier_slice: dict[str, Any]) -> dict[str, Any]:
     """A mitigated reconstructor: its unmitigated model's slice, the mitigation and the frozen classifier's task."""
-    return {**base_slice, "mitigation": mitigation.to_dict(), "classifier": classifier_slice["task"]}
+    return {**base_slice, "mitigation": mitigation.to_dict(), "classifier": classifier_slice["task"],
+            "hold_out": "the same patients and draws for every lambda of a sweep"}
 
 
 def inference_slice(

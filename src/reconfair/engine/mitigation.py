@@ -57,10 +57,11 @@ def prepare_mitigated(
                               seed=seed, cache=cache, device=device, progress=progress)
     recon = load_reconstructor(cache.folder(RECON_STAGE, base_key) / "model")  # a fresh copy to fine-tune
     operator, spec = condition.operator, condition.mitigation
-    stage = f"mitigate/{samples.name}/{operator.name}@{float(operator.level)!r}/{condition.entry.name}/{spec.label}"
+    sweep = f"mitigate/{samples.name}/{operator.name}@{float(operator.level)!r}/{condition.entry.name}"
     recon, after, before = finetune(
         recon, spec, classifier=classifier, train=samples.split("train").materialize(), operator=operator, seed=seed,
-        stage=stage, resume=cache.scratch(MITIGATION_STAGE, key) / "training", device=device, progress=progress,
+        stage=f"{sweep}/{spec.label}", holdout_stage=sweep, resume=cache.scratch(MITIGATION_STAGE, key) / "training",
+        device=device, progress=progress,
     )
     scores = {"psnr": after.psnr, "eodd": after.eodd, "balanced_accuracy": after.balanced_accuracy,
               "base_psnr": before.psnr, "base_eodd": before.eodd, "base_balanced_accuracy": before.balanced_accuracy}

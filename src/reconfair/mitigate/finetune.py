@@ -78,17 +78,23 @@ def finetune(
     resume: str | Path | None = None,
     device: torch.device | str = "cpu",
     progress: bool = False,
+    holdout_stage: str | None = None,
 ) -> tuple[Any, HoldoutScore, HoldoutScore]:
     """Fine-tune ``recon`` (a trained :class:`~reconfair.recon.learned.LearnedReconstructor`) in place.
 
     ``classifier`` is the data set's trained classification
     :class:`~reconfair.diagnose.DiagnosticModel` (frozen; needed by every
-    kind, since the hold-out score reads its predictions).  Returns the model
+    kind, since the hold-out score reads its predictions).  ``stage`` seeds the
+    fine-tuning; ``holdout_stage`` (default: ``stage``) seeds the hold-out
+    patients and their degradation, and should be the same for every lambda
+    of a sweep so that all are scored on the same images.  Returns the model
     and its hold-out scores after and before fine-tuning.
     """
-    tune, hold = holdout_split(train, spec.holdout, seed=seed, stage=stage)
-    hold_inputs = operator.degrade(hold.images, generator=sample_generators(seed, f"{stage}/holdout", _ids(hold)))
-    before = score_on_holdout(recon, classifier, hold, hold_inputs, spec.attributes, seed=seed, stage=stage)
+    holdout_stage = holdout_stage or stage
+    tune, hold = holdout_split(train, spec.holdout, seed=seed, stage=holdout_stage)
+    hold_inputs = operator.degrade(hold.images,
+                                   generator=sample_generators(seed, f"{holdout_stage}/holdout", _ids(hold)))
+    before = score_on_holdout(recon, classifier, hold, hold_inputs, spec.attributes, seed=seed, stage=holdout_stage)
     labels = torch.tensor(tune.table[[f"label_{t}" for t in classifier.targets]].to_numpy(np.float64))
     codes, groups = group_codes(train.table, spec.attributes)  # codes over all of train: same groups everywhere
     tune_codes = torch.from_numpy(codes[_positions(train, tune)])
@@ -127,7 +133,7 @@ def finetune(
         )
     for module in method.modules.values():
         module.to("cpu").eval()
-    after = score_on_holdout(recon, classifier, hold, hold_inputs, spec.attributes, seed=seed, stage=stage)
+    after = score_on_holdout(recon, classifier, hold, hold_inputs, spec.attributes, seed=seed, stage=holdout_stage)
     return recon, after, before
 
 
