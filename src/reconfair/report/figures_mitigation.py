@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reconfair.mitigate.spec import parse_label
 from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ci, signed
 from reconfair.report.style import GREY, color_for, pyplot, save, significant
 
@@ -37,8 +38,10 @@ def plot_mitigation_change(mitigation: pd.DataFrame, *, out_dir: str | Path) -> 
     if rows.empty:
         raise ValueError("mitigation table has no rows")
     keys = rows[["dataset", "target", "degradation", "level", "recon", "mitigation", "metric"]].drop_duplicates()
-    keys = keys.sort_values(["dataset", "metric", "target", "degradation", "level", "recon", "mitigation"],
-                            kind="stable")
+    parsed = keys["mitigation"].map(parse_label)  # eodd:3.16 before eodd:10, not as strings
+    keys = keys.assign(_kind=parsed.map(lambda p: p[0]), _lam=parsed.map(lambda p: p[1]))
+    keys = keys.sort_values(["dataset", "metric", "target", "degradation", "level", "recon", "_kind", "_lam"],
+                            kind="stable").drop(columns=["_kind", "_lam"])
     key_tuples = list(keys.itertuples(index=False, name=None))
     position = {key: i for i, key in enumerate(key_tuples)}
     labels = [f"{d} · {t} · {lv:g}/{r} + {m}" for d, t, _, lv, r, m, _ in key_tuples]

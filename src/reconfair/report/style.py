@@ -66,8 +66,9 @@ def save(fig: Any, out_dir: str | Path, stem: str) -> Path:
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     png = out / f"{stem}.png"
-    fig.savefig(png, metadata={"Software": None})
-    fig.savefig(out / f"{stem}.svg", metadata={"Date": None, "Creator": None})
+    # "tight" grows the canvas to hold text placed outside the axes (row labels, CI text, legends)
+    fig.savefig(png, metadata={"Software": None}, bbox_inches="tight", pad_inches=0.05)
+    fig.savefig(out / f"{stem}.svg", metadata={"Date": None, "Creator": None}, bbox_inches="tight", pad_inches=0.05)
     plt.close(fig)
     return png
 
