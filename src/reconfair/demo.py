@@ -17,13 +17,14 @@ from reconfair.config import StudyConfig, parse_config
 CHEST_EFFECTS = {"sex": {"F": {"size": 0.5}}}
 BRAIN_EFFECTS = {"sex": {"F": {"contrast": 0.6, "size": 0.8}}}
 # Beside the study's photon counts, 30 photons: there the U-Net erases the small
-# (female) findings first and raises EODD by sex, and the mitigations are run.
+# (female) findings first and raises EODD by sex, and the mitigations are run,
+# each balancing sex, the attribute with the planted gap.
 CHEST_LEVELS = [1e5, 1e4, 3e3]
 SEVERE_LEVEL = 30
 DEMO_MITIGATIONS = [
-    {"kind": "reweighting", "reconstructors": ["unet"], "levels": [SEVERE_LEVEL]},
-    {"kind": "eodd", "reconstructors": ["unet"], "levels": [SEVERE_LEVEL]},
-    {"kind": "adversarial", "reconstructors": ["unet"], "levels": [SEVERE_LEVEL]},
+    {"kind": "reweighting", "reconstructors": ["unet"], "levels": [SEVERE_LEVEL], "attributes": ["sex"]},
+    {"kind": "eodd", "reconstructors": ["unet"], "levels": [SEVERE_LEVEL], "attributes": ["sex"]},
+    {"kind": "adversarial", "reconstructors": ["unet"], "levels": [SEVERE_LEVEL], "attributes": ["sex"]},
 ]
 # Epochs of the learned reconstructors (demo presets), sized for a first run
 # of under 10 minutes on a 2-core CPU; later runs reuse the trained models.
@@ -32,7 +33,7 @@ RECON_EPOCHS = 3
 
 def demo_config(*, quick: bool = False) -> StudyConfig:
     """The configuration ``reconfair demo`` runs (also in ``configs/demo.yaml``)."""
-    chest_patients, brain_patients, epochs = (120, 80, 3) if quick else (500, 300, 15)
+    chest_patients, brain_patients, epochs = (120, 80, 3) if quick else (1000, 300, 15)
     if quick:
         reconstructors: list = ["baseline", {"name": "unet", "settings": {"epochs": 1}}]
     else:
