@@ -155,7 +155,7 @@ class UNetLoss:
     >>> method = UNetMethod(dict(PRESET_SPECS["demo"]))
     >>> y = torch.rand(2, 1, 32, 32)
     >>> loss, estimate = method.make_loss((0,)).terms(method.network, y, y)
-    >>> float(loss), bool(torch.equal(estimate, y))  # the residual U-Net starts at the identity
+    >>> float(loss.detach()), bool(torch.equal(estimate, y))  # the residual U-Net starts at the identity
     (0.0, True)
     """
 

@@ -172,7 +172,12 @@ def plot_inherent_vs_added(fairness: pd.DataFrame, *, dataset: str, task: str, a
             if r == 0:
                 left.set_title("inherent\n(original images)")
                 right.set_title("added\n(reconstructed − original)")
-                right.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0))
+        entries = {}  # reconstructor -> bar, over every row (a row whose changes are all undefined has none)
+        for ax in axes[:, 1]:
+            handles, names = ax.get_legend_handles_labels()
+            entries.update({n: h for h, n in zip(handles, names) if n not in entries})
+        if entries:
+            axes[0, 1].legend(list(entries.values()), list(entries), loc="upper left", bbox_to_anchor=(1.01, 1.0))
         axes[-1, 1].set_xlabel("level (mildest → most severe)")
         fig.suptitle(f"{dataset} {task}: inherent vs added bias ({metric})", x=0.01, ha="left", fontsize=9)
         fig.tight_layout()
