@@ -1,5 +1,6 @@
 """Fine-tuning runs for every reconstructor on the training split only, and resumes bit-identically."""
 
+import importlib
 import math
 
 import numpy as np
@@ -79,3 +80,27 @@ def test_every_lambda_of_a_sweep_is_scored_on_the_same_hold_out(train, classifie
                                stage=f"sweep/{spec.label}", holdout_stage="sweep")
         starts.append(start)
     assert starts[0] == starts[1]  # the unmitigated model, scored on identical hold-out images
+
+
+def test_the_control_fine_tunes_with_the_same_budget_and_no_mitigation(train, classifier, monkeypatch):
+    """finetune: the same epochs on the same patients, unweighted batches, the model's own loss."""
+    module = importlib.import_module("reconfair.mitigate.finetune")  # the package exports a function of that name
+    seen = {}
+    real_fit = module.fit
+
+    def spy(network, **options):
+        seen.update(weights=options["sample_weights"], kind=options["loss"].kind, epochs=options["epochs"])
+        return real_fit(network, **options)
+
+    monkeypatch.setattr(module, "fit", spy)
+    _, train_set = train
+    with seeded_torch_global(0, "control-test"):
+        recon = make_learned("unet", batch_size=8)
+    before = [p.detach().clone() for p in recon.method.trained.parameters()]
+    spec = MitigationSpec(kind="finetune", attributes=("sex",), epochs=1)
+    assert spec.label == "finetune"
+    recon, after, _ = finetune(recon, spec, classifier=classifier, train=train_set,
+                               operator=make_degradation("radiograph-lowdose", 3000), seed=0, stage="control")
+    assert seen == {"weights": None, "kind": "finetune", "epochs": 1}
+    assert any(not torch.equal(a, b) for a, b in zip(before, recon.method.trained.parameters()))
+    assert math.isfinite(after.psnr)

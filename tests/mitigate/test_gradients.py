@@ -78,3 +78,16 @@ def test_irsde_fairness_goes_through_the_one_step_estimate(classifier, batch):
     eps = method.predict_noise(network.network, xt, y, t)
     expected = method.sde.estimate_x0(xt, y, eps, t)
     assert torch.allclose(estimate, expected) and estimate.requires_grad
+
+
+@pytest.mark.parametrize("kind", ["finetune", "reweighting"])
+def test_plain_loss_kinds_are_the_reconstructors_own_loss(kind, classifier, batch):
+    """The control (finetune) and reweighting add nothing to the loss: its value and gradient are the base loss's."""
+    network, loss, (y, x, info) = _setup("unet", kind, classifier, batch)
+    value = loss(network, y, x, info)
+    grads = torch.autograd.grad(value, list(network.network.parameters()))
+    base = loss.base(network.network, y, x)
+    expected = torch.autograd.grad(base, list(network.network.parameters()))
+    assert torch.equal(value.detach(), base.detach())
+    assert all(torch.equal(a, b) for a, b in zip(grads, expected))
+    assert "fair" not in loss.last_terms and "adversary" not in loss.last_terms

@@ -103,6 +103,6 @@ def lambda_sweep(performance: pd.DataFrame, fairness: pd.DataFrame, *, selected:
     out["psnr"] = out["condition"].map(psnr)
     out["auroc"] = out["condition"].map(auroc)
     out["selected"] = out["condition"].isin(set(selected))
-    order = out["mitigation_kind"].map({"none": 0, "reweighting": 1, "eodd": 2, "adversarial": 3})
+    order = out["mitigation_kind"].map({"none": 0, "finetune": 1, "reweighting": 2, "eodd": 3, "adversarial": 4})
     out = out.assign(_order=order).sort_values([*keys, "attribute", "_order", "lam"], kind="stable")
     return out[list(SWEEP_COLUMNS)].reset_index(drop=True)

@@ -26,7 +26,7 @@ from reconfair.metrics.image import psnr
 from reconfair.metrics.threshold import equal_error_threshold
 from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures
 from reconfair.mitigate.groups import group_codes, reweighting_weights
-from reconfair.mitigate.objective import MitigatedNetwork, MitigationLoss, freeze, sample_info
+from reconfair.mitigate.objective import WEIGHTED, MitigatedNetwork, MitigationLoss, freeze, sample_info
 from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
 from reconfair.mitigate.spec import MitigationSpec
 from reconfair.seeding import numpy_generator, sample_generators, seeded_torch_global
@@ -105,8 +105,8 @@ def finetune(
     if spec.kind == "eodd":
         fairness = SoftEqualizedOdds(len(classifier.targets), temperature=spec.temperature,
                                      momentum=spec.momentum, reduce=spec.reduce)
-    loss = MitigationLoss(method.make_loss(seed_parts), kind=spec.kind, weight=0.0 if spec.kind == "reweighting"
-                          else spec.weight, classifier=freeze(classifier.network), n_labels=len(classifier.targets),
+    loss = MitigationLoss(method.make_loss(seed_parts), kind=spec.kind, weight=spec.weight if spec.kind in WEIGHTED
+                          else 0.0, classifier=freeze(classifier.network), n_labels=len(classifier.targets),
                           fairness=fairness)
     batch = int(recon.spec["batch_size"])
 

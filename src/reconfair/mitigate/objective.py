@@ -9,7 +9,8 @@ GAN + lambda_L1 L1 for Pix2Pix, IR-SDE's L1 to the optimal reverse state), so
 one lambda grid means the same thing for all three.  ``L_fair`` is the soft
 EODD of :mod:`reconfair.mitigate.soft_eodd`, a number in [0, 1].  Reweighting
 changes only which samples a batch holds, so its loss is the plain
-reconstruction loss.
+reconstruction loss; so is ``finetune``'s, the control that gets the same
+extra training with no mitigation at all.
 
 The fairness terms see the reconstruction each loss already computes (its
 ``terms()``): the U-Net's output, Pix2Pix's generated image, and for IR-SDE
@@ -31,9 +32,11 @@ from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
 
 __all__ = ["KINDS", "MitigatedNetwork", "MitigationLoss", "freeze"]
 
-KINDS = ("none", "reweighting", "eodd", "adversarial")
+KINDS = ("none", "finetune", "reweighting", "eodd", "adversarial")
 WEIGHTED = ("eodd", "adversarial")
 """Kinds with a weight lambda."""
+PLAIN_LOSS = ("finetune", "reweighting")
+"""Kinds trained on the reconstructor's own loss: ``finetune`` is the control (the same extra training, no mitigation)."""
 
 
 def freeze(network: torch.nn.Module) -> torch.nn.Module:
@@ -64,9 +67,9 @@ class MitigationLoss:
         The reconstructor's own loss object (with ``terms(network, y, x) ->
         (loss, reconstruction)``).
     kind
-        ``"reweighting"``, ``"eodd"`` or ``"adversarial"``.
+        ``"finetune"`` (the control), ``"reweighting"``, ``"eodd"`` or ``"adversarial"``.
     weight
-        lambda (ignored by reweighting).
+        lambda (ignored by finetune and reweighting).
     classifier
         The frozen diagnostic classifier (outputs logits, one per label).
     n_labels
@@ -97,7 +100,7 @@ class MitigationLoss:
     ) -> torch.Tensor:
         recon_loss, estimate = self.base.terms(model.network, y, x)
         self.last_terms = {"recon": float(recon_loss.detach())}
-        if self.kind == "reweighting":
+        if self.kind in PLAIN_LOSS:
             return recon_loss
         fair = self.fairness_term(model, estimate, info)
         return recon_loss / recon_loss.detach().clamp_min(1e-12) + fair

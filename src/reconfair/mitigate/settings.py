@@ -39,7 +39,7 @@ DEFAULT_LAMBDAS = {"eodd": (0.1, 0.316, 1.0, 3.16, 10.0), "adversarial": (1.0,)}
 class MitigationConfig(Frozen):
     """One mitigation kind, its lambda sweep, and where it applies."""
 
-    kind: Literal["none", "reweighting", "eodd", "adversarial"]
+    kind: Literal["none", "finetune", "reweighting", "eodd", "adversarial"]
     lambdas: tuple[float, ...] | None = None
     """Weights of the eodd / adversarial term (default: 0.1, 0.316, 1, 3.16, 10 for eodd; 1 for adversarial)."""
     attributes: tuple[str, ...] | None = None
@@ -81,13 +81,13 @@ class MitigationConfig(Frozen):
 
     @property
     def weights(self) -> tuple[float, ...]:
-        """The lambdas swept (empty for none and reweighting)."""
+        """The lambdas swept (empty for none, finetune and reweighting)."""
         if self.kind not in DEFAULT_LAMBDAS:
             return ()
         return tuple(self.lambdas) if self.lambdas is not None else DEFAULT_LAMBDAS[self.kind]
 
     def specs(self, study_attributes: tuple[str, ...]) -> list[MitigationSpec]:
-        """One :class:`MitigationSpec` per lambda (one for reweighting, none for ``none``)."""
+        """One :class:`MitigationSpec` per lambda (one for finetune and reweighting, none for ``none``)."""
         if self.kind == "none":
             return []
         attributes = self.attributes or tuple(a for a in study_attributes if a != "age")

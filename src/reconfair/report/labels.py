@@ -24,6 +24,7 @@ RECON_NAMES = {
     "fbp": "FBP",
 }
 MITIGATION_NAMES = {
+    "finetune": "control fine-tuning (no mitigation)",
     "reweighting": "reweighting",
     "eodd": "equalized-odds loss",
     "adversarial": "adversarial debiasing",
