@@ -119,14 +119,17 @@ def select_lambdas(
 
 
 def selected_conditions(config: Any, cache: Cache) -> set[str]:
-    """The best condition of every lambda sweep of ``config`` (by hold-out scores in the cache)."""
+    """The best condition of every lambda sweep of ``config`` (by hold-out scores in the cache).
+
+    The ``finetune`` control is a reference, never a choice.
+    """
     from reconfair.engine.conditions import dataset_conditions
 
     chosen: set[str] = set()
     for dataset_config in config.datasets:
         sweeps: dict[tuple, list] = {}
         for condition in dataset_conditions(dataset_config, config.attributes):
-            if condition.mitigation is None:
+            if condition.mitigation is None or condition.mitigation.kind == "finetune":
                 continue
             group = (condition.unmitigated.name, condition.mitigation.kind)
             scores = holdout_scores(condition, dataset_config, config.seed, cache)
