@@ -36,7 +36,7 @@ class Condition:
 
     @property
     def mitigation_label(self) -> str:
-        """``none``, ``finetune``, ``reweighting``, ``eodd:<lambda>`` or ``adversarial:<lambda>``: the table's ``mitigation``."""
+        """The table's ``mitigation``: ``none``, ``finetune``, ``reweighting``, ``eodd:<lambda>``, ``adversarial:<lambda>``."""
         return "none" if self.mitigation is None else self.mitigation.label
 
     @property

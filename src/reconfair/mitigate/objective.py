@@ -36,7 +36,7 @@ KINDS = ("none", "finetune", "reweighting", "eodd", "adversarial")
 WEIGHTED = ("eodd", "adversarial")
 """Kinds with a weight lambda."""
 PLAIN_LOSS = ("finetune", "reweighting")
-"""Kinds trained on the reconstructor's own loss: ``finetune`` is the control (the same extra training, no mitigation)."""
+"""Kinds trained on the reconstructor's own loss (``finetune``: the control, the same training, no mitigation)."""
 
 
 def freeze(network: torch.nn.Module) -> torch.nn.Module:

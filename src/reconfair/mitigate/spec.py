@@ -49,7 +49,7 @@ class MitigationSpec:
 
     @property
     def label(self) -> str:
-        """``finetune``, ``reweighting``, ``eodd:<lambda>`` or ``adversarial:<lambda>`` (lambda formatted with ``:g``)."""
+        """``finetune``, ``reweighting``, ``eodd:<lambda>`` or ``adversarial:<lambda>`` (lambda as ``:g``)."""
         return self.kind if self.kind not in WEIGHTED else f"{self.kind}:{self.weight:g}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -65,5 +65,6 @@ def parse_label(label: str) -> tuple[str, float]:
     """``(kind, lambda)`` of a table's ``mitigation`` value (lambda NaN when the kind has none)."""
     kind, _, weight = str(label).partition(":")
     if kind not in KINDS:
-        raise ValueError(f"unknown mitigation {label!r}; expected none, finetune, reweighting, eodd:<lambda> or adversarial:<lambda>")
+        raise ValueError(f"unknown mitigation {label!r}; expected none, finetune, reweighting, eodd:<lambda> "
+                         "or adversarial:<lambda>")
     return kind, float(weight) if weight else math.nan
