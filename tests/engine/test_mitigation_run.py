@@ -101,6 +101,39 @@ def test_mitigation_table_is_the_paired_bootstrap_of_mitigated_minus_unmitigated
     assert (row["ci_low"], row["ci_high"], row["se"]) == pytest.approx((direct.ci_low, direct.ci_high, direct.se))
 
 
+def test_mitigations_against_the_control_are_the_paired_bootstrap_of_mitigated_minus_control(study):
+    _, out, _ = study
+    effects = pd.read_csv(out / "metrics" / "mitigation_vs_control.csv")
+    assert set(effects["mitigation"]) == set(LABELS[1:]) - {"finetune"}  # the control is the reference
+    row = effects[(effects["mitigation"] == "eodd:10") & (effects["attribute"] == "sex")
+                  & (effects["metric"] == "eodd") & effects["value_unmitigated"].notna()].iloc[0]
+    target, control = row["target"], "radiograph-lowdose@3000/unet+finetune"
+    value = pd.read_csv(out / "metrics" / "fairness.csv").set_index(["condition", "target", "attribute", "metric"])
+    assert row["value_unmitigated"] == pytest.approx(value.loc[(control, target, "sex", "eodd"), "value"])
+    assert row["delta"] == pytest.approx(row["value_mitigated"] - row["value_unmitigated"])
+    table = pd.read_parquet(out / "samples.parquet")
+    val = table[(table["condition"] == "original") & (table["split"] == "val") & (table["target"] == target)]
+    test = table[(table["split"] == "test") & (table["target"] == target)]
+    a = test[test["condition"] == control].sort_values("sample_id")
+    b = test[test["condition"] == row["condition"]].sort_values("sample_id")
+    direct = paired_fairness_bootstrap(a["y_true"], a["y_score"], b["y_score"], a["attr_sex"], a["patient_id"],
+                                       threshold=equal_error_threshold(val["y_true"], val["y_score"]), n_boot=30,
+                                       seed=1, min_group_size=2)["eodd"]
+    assert (row["ci_low"], row["ci_high"], row["se"]) == pytest.approx((direct.ci_low, direct.ci_high, direct.se))
+
+
+def test_without_a_control_nothing_is_compared_with_it(study):
+    from reconfair.metrics.mitigation import mitigation_effects
+
+    _, out, _ = study
+    table = pd.read_parquet(out / "samples.parquet")
+    effects = mitigation_effects(table[table["mitigation"] != "finetune"], attributes=["sex"], min_group_size=2,
+                                 n_boot=5, against="control")
+    assert effects.empty and list(effects.columns) == list(pd.read_csv(out / "metrics" / "mitigation.csv").columns)
+    with pytest.raises(ValueError, match="against must be"):
+        mitigation_effects(table, attributes=["sex"], n_boot=5, against="original")
+
+
 def test_lambda_sweep_marks_the_hold_out_choice(study):
     root, out, _ = study
     sweep = pd.read_csv(out / "metrics" / "lambda_sweep.csv")

@@ -124,12 +124,13 @@ def selected_conditions(config: Any, cache: Cache) -> set[str]:
     The ``finetune`` control is a reference, never a choice.
     """
     from reconfair.engine.conditions import dataset_conditions
+    from reconfair.metrics.uncertainty import CONTROL_MITIGATION
 
     chosen: set[str] = set()
     for dataset_config in config.datasets:
         sweeps: dict[tuple, list] = {}
         for condition in dataset_conditions(dataset_config, config.attributes):
-            if condition.mitigation is None or condition.mitigation.kind == "finetune":
+            if condition.mitigation is None or condition.mitigation.kind == CONTROL_MITIGATION:
                 continue
             group = (condition.unmitigated.name, condition.mitigation.kind)
             scores = holdout_scores(condition, dataset_config, config.seed, cache)
@@ -142,20 +143,26 @@ def selected_conditions(config: Any, cache: Cache) -> set[str]:
 
 
 def write_mitigation_tables(samples: Any, tables: Any, config: Any, cache: Cache, directory: Path) -> list[Path]:
-    """``mitigation.csv`` (paired bootstrap vs unmitigated) and ``lambda_sweep.csv``, when anything is mitigated."""
+    """``mitigation.csv`` (paired bootstrap vs unmitigated) and ``lambda_sweep.csv``, when anything is mitigated.
+
+    With a ``finetune`` control in the run, also ``mitigation_vs_control.csv``:
+    the same bootstrap of each mitigation against its control.
+    """
     from reconfair.metrics.mitigation import lambda_sweep, mitigation_effects
+    from reconfair.metrics.uncertainty import CONTROL, CONTROL_MITIGATION
 
     if not any(d.mitigations for d in config.datasets):
         return []
     evaluation = config.evaluation
-    effects = mitigation_effects(
-        samples, attributes=config.attributes, min_group_size=evaluation.min_group_size, split=evaluation.split,
-        threshold=evaluation.threshold, patient_level=evaluation.patient_level, n_boot=evaluation.bootstrap,
-        seed=config.seed, adjust=evaluation.adjust,
-    )
-    sweep = lambda_sweep(tables.performance, tables.fairness, selected=selected_conditions(config, cache))
+    options = dict(attributes=config.attributes, min_group_size=evaluation.min_group_size, split=evaluation.split,
+                   threshold=evaluation.threshold, patient_level=evaluation.patient_level,
+                   n_boot=evaluation.bootstrap, seed=config.seed, adjust=evaluation.adjust)
+    written = {"mitigation.csv": mitigation_effects(samples, **options),
+               "lambda_sweep.csv": lambda_sweep(tables.performance, tables.fairness,
+                                                selected=selected_conditions(config, cache))}
+    if "mitigation" in samples.columns and (samples["mitigation"] == CONTROL_MITIGATION).any():
+        written["mitigation_vs_control.csv"] = mitigation_effects(samples, against=CONTROL, **options)
     directory.mkdir(parents=True, exist_ok=True)
-    paths = [directory / "mitigation.csv", directory / "lambda_sweep.csv"]
-    effects.to_csv(paths[0], index=False)
-    sweep.to_csv(paths[1], index=False)
-    return paths
+    for name, table in written.items():
+        table.to_csv(directory / name, index=False)
+    return [directory / name for name in written]

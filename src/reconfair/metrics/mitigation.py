@@ -31,7 +31,7 @@ from collections.abc import Collection, Sequence
 import numpy as np
 import pandas as pd
 
-from reconfair.metrics.uncertainty import UNMITIGATED, bootstrap_deltas
+from reconfair.metrics.uncertainty import CONTROL, UNMITIGATED, bootstrap_deltas
 
 __all__ = ["EFFECT_COLUMNS", "SWEEP_COLUMNS", "lambda_sweep", "mitigation_effects"]
 
@@ -57,20 +57,26 @@ def mitigation_effects(
     n_boot: int = 1000,
     seed: int = 0,
     adjust: str = "holm",
+    against: str = UNMITIGATED,
 ) -> pd.DataFrame:
     """One row per mitigated condition x target x (attribute, metric): mitigated minus unmitigated.
 
     ``target == "macro"`` rows are not produced (AUROC is per target); the
     unmitigated and mitigated point estimates are ``value_unmitigated`` and
     ``value_mitigated``.  Empty (with the columns) when nothing is mitigated.
+    ``against="control"``: each mitigation minus the same reconstructor's
+    ``finetune`` control (the same extra training without mitigation);
+    ``value_unmitigated`` then holds the control's value.
     """
     from reconfair.metrics.aggregate import aggregate_patients
 
     if "mitigation" not in samples.columns or (samples["mitigation"] == "none").all() or n_boot <= 0:
         return pd.DataFrame(columns=list(EFFECT_COLUMNS))
+    if against not in (UNMITIGATED, CONTROL):
+        raise ValueError(f"against must be {UNMITIGATED!r} or {CONTROL!r}, got {against!r}")
     rows = aggregate_patients(samples) if patient_level else samples
     boot = bootstrap_deltas(rows, attributes=attributes, min_group_size=min_group_size, split=split,
-                            threshold=threshold, n_boot=n_boot, seed=seed, adjust=adjust, against=UNMITIGATED)
+                            threshold=threshold, n_boot=n_boot, seed=seed, adjust=adjust, against=against)
     boot = boot.rename(columns={"estimate_original": "value_unmitigated", "estimate": "value_mitigated"})
     boot["attribute"] = boot["attribute"].replace("", np.nan)
     return boot.reindex(columns=list(EFFECT_COLUMNS))

@@ -66,8 +66,11 @@ UNCERTAINTY_COLUMNS = ("se", "ci_low", "ci_high", "p_value", "p_adjusted", "n_bo
 ADJUST_METHODS = ("holm", "bh")
 PATIENT_COLUMN = "patient_id"
 UNMITIGATED = "unmitigated"
-AGAINST = (ORIGINAL, UNMITIGATED)
+CONTROL = "control"
+AGAINST = (ORIGINAL, UNMITIGATED, CONTROL)
 NO_MITIGATION = "none"
+CONTROL_MITIGATION = "finetune"
+"""The mitigation label of the control: the same fine-tuning with no mitigation."""
 
 
 def _wide(part: pd.DataFrame, targets: list[Any]) -> pd.DataFrame:
@@ -178,12 +181,14 @@ def bootstrap_deltas(
         Multiple-testing correction over every test in the returned table.
     group_auroc : bool, default False
         Also bootstrap ``auroc_gap`` and ``worst_group_auroc``.
-    against : {"original", "unmitigated"}, default "original"
+    against : {"original", "unmitigated", "control"}, default "original"
         The reference of each delta: the original images, or (for the
         mitigated conditions only, ``mitigation != "none"``) the same
         reconstructor without mitigation, i.e. the condition named like it
-        up to ``+<mitigation>``.  ``estimate_original`` is then the
-        unmitigated value, and the adjustment runs over this family alone.
+        up to ``+<mitigation>``, or (``"control"``, for the mitigations other
+        than the control) that reconstructor's ``+finetune`` control, when
+        the run has it.  ``estimate_original`` is then the reference's
+        value, and the adjustment runs over this family alone.
 
     Returns
     -------
@@ -205,8 +210,8 @@ def bootstrap_deltas(
     policy = _check_threshold_policy(threshold)
     if against not in AGAINST:
         raise ValueError(f"against must be one of {AGAINST}, got {against!r}")
-    if against == UNMITIGATED and "mitigation" not in samples.columns:
-        raise ValueError("against='unmitigated' needs a 'mitigation' column in the per-sample table")
+    if against in (UNMITIGATED, CONTROL) and "mitigation" not in samples.columns:
+        raise ValueError(f"against={against!r} needs a 'mitigation' column in the per-sample table")
     if adjust not in ADJUST_METHODS:
         raise ValueError(f"adjust must be one of {ADJUST_METHODS}, got {adjust!r}")
     attribute_columns = _attribute_columns(samples, attributes)
@@ -242,10 +247,11 @@ def bootstrap_deltas(
                              f"{_describe(keys)}; every condition is compared with the original images")
         targets = sorted(run["target"].unique())
         original_cuts = cuts(keys, targets, ORIGINAL)
+        present = set(run["condition"])
         for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
             ident = {**keys, **dict(zip(condition_keys, condition if isinstance(condition, tuple) else (condition,)))}
             reference = _reference(ident, against)
-            if reference is None:
+            if reference is None or (against == CONTROL and reference not in present):  # no control run
                 continue
             try:
                 base, base_cuts = original, original_cuts
@@ -267,10 +273,11 @@ def bootstrap_deltas(
         if original.empty:
             raise ValueError(f"no rows with split == {split!r} and condition == {ORIGINAL!r} for "
                              f"{_describe(keys)}; every condition is compared with the original images")
+        present = set(run["condition"])
         for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
             ident = {**keys, **dict(zip(condition_keys, condition if isinstance(condition, tuple) else (condition,)))}
             reference = _reference(ident, against)
-            if reference is None:
+            if reference is None or (against == CONTROL and reference not in present):  # no control run
                 continue
             try:
                 base = original if reference == ORIGINAL else _reference_rows(run, reference)
@@ -291,9 +298,11 @@ def _reference(ident: dict[str, Any], against: str) -> str | None:
     """The condition ``ident`` is compared with, or ``None`` when it is not tested."""
     if against == ORIGINAL:
         return None if ident["condition"] == ORIGINAL else ORIGINAL
-    if ident.get("mitigation", NO_MITIGATION) == NO_MITIGATION:
+    mitigation = ident.get("mitigation", NO_MITIGATION)
+    if mitigation == NO_MITIGATION or (against == CONTROL and mitigation == CONTROL_MITIGATION):
         return None
-    return str(ident["condition"]).rsplit("+", 1)[0]
+    base = str(ident["condition"]).rsplit("+", 1)[0]
+    return base if against == UNMITIGATED else f"{base}+{CONTROL_MITIGATION}"
 
 
 def _reference_rows(run: pd.DataFrame, reference: str) -> pd.DataFrame:
