@@ -88,6 +88,7 @@ def lambda_sweep(performance: pd.DataFrame, fairness: pd.DataFrame, *, selected:
     Classification only.  ``selected`` names the conditions chosen as best of
     their sweep (on the hold-out; see :func:`reconfair.engine.mitigation.select_lambdas`).
     """
+    from reconfair.mitigate.objective import KINDS
     from reconfair.mitigate.spec import parse_label
 
     if "mitigation" not in performance.columns:
@@ -109,6 +110,6 @@ def lambda_sweep(performance: pd.DataFrame, fairness: pd.DataFrame, *, selected:
     out["psnr"] = out["condition"].map(psnr)
     out["auroc"] = out["condition"].map(auroc)
     out["selected"] = out["condition"].isin(set(selected))
-    order = out["mitigation_kind"].map({"none": 0, "finetune": 1, "reweighting": 2, "eodd": 3, "adversarial": 4})
+    order = out["mitigation_kind"].map({kind: i for i, kind in enumerate(KINDS)})
     out = out.assign(_order=order).sort_values([*keys, "attribute", "_order", "lam"], kind="stable")
     return out[list(SWEEP_COLUMNS)].reset_index(drop=True)

@@ -247,11 +247,10 @@ def bootstrap_deltas(
                              f"{_describe(keys)}; every condition is compared with the original images")
         targets = sorted(run["target"].unique())
         original_cuts = cuts(keys, targets, ORIGINAL)
-        present = set(run["condition"])
         for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
             ident = {**keys, **dict(zip(condition_keys, condition if isinstance(condition, tuple) else (condition,)))}
-            reference = _reference(ident, against)
-            if reference is None or (against == CONTROL and reference not in present):  # no control run
+            reference = _reference(ident, against, present=set(run["condition"]))
+            if reference is None:
                 continue
             try:
                 base, base_cuts = original, original_cuts
@@ -273,11 +272,10 @@ def bootstrap_deltas(
         if original.empty:
             raise ValueError(f"no rows with split == {split!r} and condition == {ORIGINAL!r} for "
                              f"{_describe(keys)}; every condition is compared with the original images")
-        present = set(run["condition"])
         for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
             ident = {**keys, **dict(zip(condition_keys, condition if isinstance(condition, tuple) else (condition,)))}
-            reference = _reference(ident, against)
-            if reference is None or (against == CONTROL and reference not in present):  # no control run
+            reference = _reference(ident, against, present=set(run["condition"]))
+            if reference is None:
                 continue
             try:
                 base = original if reference == ORIGINAL else _reference_rows(run, reference)
@@ -294,15 +292,18 @@ def bootstrap_deltas(
     return out[columns]
 
 
-def _reference(ident: dict[str, Any], against: str) -> str | None:
-    """The condition ``ident`` is compared with, or ``None`` when it is not tested."""
+def _reference(ident: dict[str, Any], against: str, *, present: set[str]) -> str | None:
+    """The condition ``ident`` is compared with, or ``None`` when it is not tested (or its control is not run)."""
     if against == ORIGINAL:
         return None if ident["condition"] == ORIGINAL else ORIGINAL
     mitigation = ident.get("mitigation", NO_MITIGATION)
     if mitigation == NO_MITIGATION or (against == CONTROL and mitigation == CONTROL_MITIGATION):
         return None
     base = str(ident["condition"]).rsplit("+", 1)[0]
-    return base if against == UNMITIGATED else f"{base}+{CONTROL_MITIGATION}"
+    if against == UNMITIGATED:
+        return base
+    control = f"{base}+{CONTROL_MITIGATION}"
+    return control if control in present else None
 
 
 def _reference_rows(run: pd.DataFrame, reference: str) -> pd.DataFrame:
