@@ -15,7 +15,7 @@ True
 Traceback (most recent call last):
 ...
 reconfair.config.ConfigError: x.yaml: invalid configuration
-  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, name, seed
+  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, name, replicates, seed
 """
 
 from __future__ import annotations
@@ -328,12 +328,43 @@ class EvaluationConfig(_Frozen):
     min_group_size: int = Field(10, ge=1)
     threshold: Literal["fixed-validation", "refit"] | float = "fixed-validation"
     patient_level: bool = False
-    bootstrap: int = Field(1000, ge=0)
-    """Paired patient-bootstrap resamples for SE, CI and p-values of every delta (0: skip)."""
+    bootstrap: int | Literal["auto"] = 1000
+    """Paired patient-bootstrap resamples for SE, CI and p-values of every delta (0: skip); ``auto``:
+    from 1000 up to what the multiple-testing families need, within ``bootstrap_budget_s``."""
+    bootstrap_budget_s: float = Field(600.0, gt=0)
+    """Wall-time budget in seconds of ``bootstrap: auto``."""
     adjust: Literal["holm", "bh"] = "holm"
-    """Multiple-testing correction across the family of bootstrap tests."""
+    """Multiple-testing correction within each family of tests."""
+    family: Literal["report", "metric", "target"] | tuple[str, ...] = "metric"
+    """The families of the correction: ``metric`` (one per data set x task x attribute x metric), ``report``
+    (every test together), ``target`` (also per target), or a list of table columns."""
+    alpha: float = Field(0.05, gt=0, lt=1)
+    """Significance level of the adjusted p-values and of the minimum detectable change."""
+    power: float = Field(0.8, gt=0, lt=1)
+    """Power of the minimum detectable change."""
+    min_valid_fraction: float = Field(0.95, gt=0, le=1)
+    """A CI or p-value needs the delta defined in at least this fraction of the resamples."""
     bootstrap_group_auroc: bool = False
     """Also bootstrap the AUROC gap and worst-group AUROC (one weighted AUROC per group and resample: slower)."""
+
+    @field_validator("bootstrap")
+    @classmethod
+    def _bootstrap_count(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 0:
+            raise ValueError(f"expected a number of resamples >= 0 or 'auto', got {value}")
+        return value
+
+    @field_validator("family")
+    @classmethod
+    def _family_columns(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        from reconfair.metrics.settings import FAMILY_COLUMNS
+
+        if isinstance(value, tuple):
+            unknown = [c for c in value if c not in FAMILY_COLUMNS]
+            if unknown:
+                raise ValueError(f"unknown column(s) {unknown}; expected report, metric, target or columns from "
+                                 f"{', '.join(FAMILY_COLUMNS)}")
+        return value
 
     @field_validator("threshold")
     @classmethod
@@ -348,6 +379,9 @@ class StudyConfig(_Frozen):
 
     name: str = "study"
     seed: int = Field(0, ge=0)
+    replicates: int = Field(1, ge=1)
+    """Train every learned model (diagnostic and reconstruction) this many times with derived seeds;
+    replicate 0 uses ``seed`` itself, so raising K retrains only the new replicates."""
     device: str = "auto"
     attributes: tuple[str, ...] = ("sex", "age_group", "race")
     datasets: tuple[DatasetConfig, ...]
