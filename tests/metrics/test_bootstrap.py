@@ -92,6 +92,8 @@ def test_replicates_equal_recomputation_on_resampled_data() -> None:
                              n_boot=7, seed=5, min_group_size=15, group_auroc=True, chunk_size=3)
     weights = _sample_weights(patients, n_boot=7, seed=5, chunk_size=3)
     rows = {key[2]: k for k, key in enumerate(reps.keys)}
+    # a resample uses only the groups of the point estimate (full data), where they have their class members
+    full = classification_groups(y, original, groups, threshold=0.3, min_group_size=15).set_index("group")
     excluded = 0
     for b, w in enumerate(weights):
         idx = np.repeat(np.arange(y.size), w)
@@ -100,6 +102,10 @@ def test_replicates_equal_recomputation_on_resampled_data() -> None:
                                        rtol=0, atol=1e-12)
             frame = classification_groups(y[idx], score[idx], groups[idx], threshold=0.3,
                                           min_group_size=15)
+            for rate in ("tpr", "fpr", "selection_rate", "auroc"):
+                out = frame["group"].map(full[f"{rate}_reason"]).to_numpy() != ""
+                frame.loc[out, rate] = np.nan
+                frame.loc[out, f"{rate}_reason"] = "excluded from the point estimate"
             excluded += int((frame["tpr_reason"] != "").sum())
             for name, metric in FAIRNESS.items():
                 np.testing.assert_allclose(reps.replicates[rows[name], c, b], metric(frame).value,
@@ -164,7 +170,11 @@ def test_summary_definitions() -> None:
     original = np.zeros(8)
     recon = np.array([-1, 0, 1, 2, 3, 4, 5, 6], dtype=float)
     result = summarize_delta(original, recon, 0.0, 2.0)
-    assert result.p_value == pytest.approx(2 * 2 / 8)  # P(D* <= 0) = 2/8
+    # k = 2 of B = 8 resamples at or below 0: p = 2 (k + 1) / (B + 1), never 0
+    assert result.p_value == pytest.approx(2 * (2 + 1) / (8 + 1))
+    assert result.p_floor == pytest.approx(2 / 9) and result.test == "percentile"
+    far = summarize_delta(original, recon + 10, 0.0, 12.0)  # every resample above 0: k = 0
+    assert far.p_value == pytest.approx(2 / 9) == far.p_floor
     assert result.se == pytest.approx(np.std(recon, ddof=1))
     assert (result.ci_low, result.ci_high) == tuple(np.quantile(recon, [0.025, 0.975]))
     assert summarize_delta([np.nan], [1.0], 0.0, 1.0).n_boot_valid == 0

@@ -133,8 +133,12 @@ def test_exclusions_are_reported() -> None:
     table = _table()
     table.loc[table["sample_id"] == "test0", "attr_sex"] = "X"  # a group of one
     fair = evaluate(table, attributes=["sex"], min_group_size=2).fairness
-    row = _one(fair, target="nodule", metric="eop", condition="original")
+    row = _one(fair, target="nodule", metric="dp", condition="original")
     assert row["excluded"] == "X: n=1 < min_group_size=2" and row["n_groups"] == 2
+    # TPR counts positives: group F keeps 1 positive of nodule once test0 has moved to X
+    row = _one(fair, target="nodule", metric="eop", condition="original")
+    assert row["excluded"] == "F: n_pos=1 < min_group_size=2; X: n_pos=1 < min_group_size=2"
+    assert row["n_groups"] == 1 and np.isnan(row["value"]) and row["reason"].startswith("fewer than 2 groups")
 
 
 def test_order_independent_and_csv_round_trip(tables, tmp_path: Path) -> None:

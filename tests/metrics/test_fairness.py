@@ -93,15 +93,20 @@ def test_small_group_exclusion_and_fewer_than_two_groups() -> None:
     groups[:5] = "tiny"
     frame = classification_groups(y, score, groups, threshold=0.5, min_group_size=10)
     result = eodd(frame)
-    assert result.excluded == ("tiny: n=5 < min_group_size=10",)
+    n_pos = int(y[:5].sum())
+    assert 0 < n_pos < 5  # the tiny group has both classes, each below 10
+    assert result.excluded == (f"tiny: n_pos={n_pos} < min_group_size=10, n_neg={5 - n_pos} < min_group_size=10",)
     assert result.n_groups == 2 and np.isfinite(result.value)
-    only_one = classification_groups(y[:20], score[:20], np.where(np.arange(20) < 15, "big", "small"),
-                                     threshold=0.5, min_group_size=10)
-    for metric in (eodd, eodd_max, eop, dp, auroc_gap, worst_group_auroc):
+    assert dp(frame).excluded == ("tiny: n=5 < min_group_size=10",)
+    big = np.where(np.arange(40) < 30, "big", "small")
+    y_one, s_one = np.r_[np.tile([1.0, 0.0], 15), np.tile([1.0, 0.0], 5)], np.linspace(0, 1, 40)
+    only_one = classification_groups(y_one, s_one, big, threshold=0.5, min_group_size=10)
+    for metric in (eodd, eodd_max, eop, auroc_gap, worst_group_auroc):  # each needs >= 10 positives
         result = metric(only_one)
-        assert np.isnan(result.value) and result.n_groups == 1
+        assert np.isnan(result.value) and result.n_groups == 1, metric
         assert result.reason.startswith("fewer than 2 groups")
-        assert result.excluded[0].startswith("small: n=5 < min_group_size=10")
+    assert eop(only_one).excluded == ("small: n_pos=5 < min_group_size=10",)
+    assert dp(only_one).n_groups == 2  # 10 samples suffice for a selection rate
 
 
 def test_delta_dice_and_ser_by_hand() -> None:

@@ -75,11 +75,31 @@ def test_small_group_is_excluded_from_every_rate() -> None:
     groups[:3] = "tiny"
     groups[3:] = np.where(groups[3:] == "tiny", "g0", groups[3:])
     frame = classification_groups(y, score, groups, threshold=0.5, min_group_size=10).set_index("group")
+    n_pos = int(y[:3].sum())
+    expected = {"tpr": f"n_pos={n_pos} < min_group_size=10" if n_pos else "no positive samples",
+                "fpr": f"n_neg={3 - n_pos} < min_group_size=10" if n_pos < 3 else "no negative samples",
+                "selection_rate": "n=3 < min_group_size=10"}
     for rate in ("tpr", "fpr", "selection_rate", "auroc"):
         assert np.isnan(frame.loc["tiny", rate])
-        assert frame.loc["tiny", f"{rate}_reason"] == "n=3 < min_group_size=10"
         assert not np.isnan(frame.loc["g0", rate])
+    for rate, reason in expected.items():
+        assert frame.loc["tiny", f"{rate}_reason"] == reason
     assert frame.loc["tiny", "n"] == 3
+
+
+def test_rates_need_class_members_counted_separately() -> None:
+    """30 samples but 4 positives: no TPR (nor AUROC), yet FPR and the selection rate."""
+    y = np.r_[np.ones(4), np.zeros(26), np.tile([1.0, 0.0], 20)]
+    score = np.r_[np.full(4, 0.9), np.full(26, 0.1), np.tile([0.8, 0.3], 20)]
+    groups = np.r_[np.full(30, "few_pos"), np.full(40, "other")]
+    frame = classification_groups(y, score, groups, threshold=0.5, min_group_size=10).set_index("group")
+    row = frame.loc["few_pos"]
+    assert (row["n"], row["n_pos"], row["n_neg"]) == (30, 4, 26)
+    assert np.isnan(row["tpr"]) and row["tpr_reason"] == "n_pos=4 < min_group_size=10"
+    assert row["fpr"] == 0.0 and row["fpr_reason"] == ""
+    assert row["selection_rate"] == pytest.approx(4 / 30) and row["selection_rate_reason"] == ""
+    assert np.isnan(row["auroc"]) and row["auroc_reason"] == "n_pos=4 < min_group_size=10"
+    assert (frame.loc["other", ["tpr", "fpr"]] == [1.0, 0.0]).all()
 
 
 def test_all_unlabelled_group() -> None:

@@ -8,9 +8,14 @@ import pytest
 
 from reconfair.metrics import evaluate
 from reconfair.metrics.multiple_testing import adjust_p_values
+from reconfair.metrics.settings import EvaluationSettings
 from reconfair.metrics.uncertainty import UNCERTAINTY_COLUMNS, attach_uncertainty, bootstrap_deltas
 
 ATTRS = ["sex", "sex×age"]
+
+
+def settings(attributes=ATTRS, **overrides) -> EvaluationSettings:
+    return EvaluationSettings(attributes=tuple(attributes), **overrides)
 
 
 def _samples(n: int = 240, seed: int = 0, shift: float = 0.0) -> pd.DataFrame:
@@ -40,7 +45,7 @@ def samples() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def boot(samples) -> pd.DataFrame:
-    return bootstrap_deltas(samples, attributes=ATTRS, n_boot=150, seed=3)
+    return bootstrap_deltas(samples, settings(bootstrap=150, seed=3))
 
 
 def test_merged_delta_equals_point_estimate(samples, boot):
@@ -68,28 +73,55 @@ def test_strong_signal_ci_contains_delta_and_excludes_zero(boot):
     auroc = boot.query("attribute == ''")
     assert (auroc["delta"] < -0.1).all()
     assert ((auroc["ci_low"] <= auroc["delta"]) & (auroc["delta"] <= auroc["ci_high"])).all()
-    assert (auroc["ci_high"] < 0).all() and (auroc["p_value"] == 0).all()
+    assert (auroc["ci_high"] < 0).all()
+    # every resample below 0: the percentile p is at its floor 2 / (B + 1), never 0
+    np.testing.assert_allclose(auroc["p_value"], 2 / 151)
+    assert (auroc["p_floor"] == auroc["p_value"]).all() and (auroc["test"] == "percentile").all()
+    fairness = boot.query("attribute != ''")
+    tested = fairness["p_value"].notna()
+    assert (fairness.loc[tested, "test"] == "wald-gaps").all() and (fairness.loc[tested, "p_value"] >= 1 / 151).all()
+    # small intersection groups fall below min_group_size in some resamples: no CI or p, and why
+    untested = fairness.loc[~tested]
+    assert len(untested) > 0 and untested["ci_low"].isna().all() and (untested["test"] == "").all()
+    assert untested["uncertainty_reason"].str.fullmatch(r"defined in \d+ of 150 resamples \(95 % needed\)").all()
+    assert (untested["n_boot_valid"] < 0.95 * 150).all()
 
 
 def test_same_seed_is_identical_and_seed_matters(samples, boot):
-    pd.testing.assert_frame_equal(boot, bootstrap_deltas(samples, attributes=ATTRS, n_boot=150, seed=3))
-    other = bootstrap_deltas(samples, attributes=ATTRS, n_boot=150, seed=4)
+    pd.testing.assert_frame_equal(boot, bootstrap_deltas(samples, settings(bootstrap=150, seed=3)))
+    other = bootstrap_deltas(samples, settings(bootstrap=150, seed=4))
     assert not np.allclose(other["se"], boot["se"], equal_nan=True)
 
 
 @pytest.mark.parametrize("method", ["holm", "bh"])
-def test_p_adjusted_over_the_whole_family(samples, boot, method):
-    table = boot if method == "holm" else bootstrap_deltas(samples, attributes=ATTRS, n_boot=150, seed=3,
-                                                           adjust="bh")
+def test_p_adjusted_over_the_whole_report_family(samples, method):
+    table = bootstrap_deltas(samples, settings(bootstrap=150, seed=3, adjust=method, family="report"))
     expected = adjust_p_values(table["p_value"].to_numpy(float), method=method)
     np.testing.assert_array_equal(table["p_adjusted"].to_numpy(float), expected)
     finite = table["p_value"].notna()
     assert (table.loc[finite, "p_adjusted"] >= table.loc[finite, "p_value"]).all()
     assert table["p_value"].isna().eq(table["p_adjusted"].isna()).all()
+    assert (table["family"] == "report").all() and (table["family_size"] == finite.sum()).all()
+    assert table["significant"].eq(table["p_adjusted"] < 0.05).all()
+
+
+def test_default_family_is_dataset_task_attribute_metric(samples, boot):
+    """Holm within each dataset x task x attribute x metric: recomputed group by group."""
+    assert boot["family"].nunique() == 1 + 2 * 4  # AUROC, and 2 attributes x 4 fairness metrics
+    for (attribute, metric), part in boot.groupby(["attribute", "metric"]):
+        expected = adjust_p_values(part["p_value"].to_numpy(float), method="holm")
+        np.testing.assert_array_equal(part["p_adjusted"].to_numpy(float), expected)
+        label = "/".join(v for v in ("toy", "classification", attribute, metric) if v)
+        assert (part["family"] == label).all() and (part["family_size"] == part["p_value"].notna().sum()).all()
+    from scipy.stats import norm
+    z = norm.ppf(0.975) + norm.ppf(0.8)
+    np.testing.assert_allclose(boot["mdc"], z * boot["se"])
+    z_family = norm.ppf(1 - 0.05 / (2 * boot["family_size"])) + norm.ppf(0.8)
+    np.testing.assert_allclose(boot["mdc_family"], z_family * boot["se"])
 
 
 def test_numeric_threshold_matches_evaluate(samples):
-    boot = bootstrap_deltas(samples, attributes=["sex"], threshold=0.55, n_boot=100)
+    boot = bootstrap_deltas(samples, settings(["sex"], threshold=0.55, bootstrap=100))
     fair = evaluate(samples, attributes=["sex"], threshold=0.55).fairness
     merged = fair.merge(boot, on=["target", "condition", "attribute", "metric"], suffixes=("", "_boot"))
     assert len(merged) == 8
@@ -98,54 +130,56 @@ def test_numeric_threshold_matches_evaluate(samples):
 
 def test_refit_uses_each_conditions_own_threshold(samples):
     attrs = ["sex", "sex×age"]
-    boot = bootstrap_deltas(samples, attributes=attrs, threshold="refit", n_boot=100)
+    boot = bootstrap_deltas(samples, settings(attrs, threshold="refit", bootstrap=100))
     fair = evaluate(samples, attributes=attrs, threshold="refit").fairness
     merged = fair.merge(boot, on=["target", "condition", "attribute", "metric"], suffixes=("", "_boot"))
     assert len(merged) == 16
     np.testing.assert_allclose(merged["delta_boot"], merged["delta"], atol=1e-12, rtol=0)
-    fixed = bootstrap_deltas(samples, attributes=attrs, n_boot=100)
+    fixed = bootstrap_deltas(samples, settings(attrs, bootstrap=100))
     assert not np.allclose(fixed.query("attribute != ''")["estimate"], boot.query("attribute != ''")["estimate"])
 
 
 def test_missing_samples_are_dropped_and_counted(samples):
     gone = samples["sample_id"].isin(["s100", "s101", "s150"]) & (samples["condition"] == "noisy")
-    boot = bootstrap_deltas(samples.loc[~gone], attributes=["sex"], n_boot=100)
+    boot = bootstrap_deltas(samples.loc[~gone], settings(["sex"], bootstrap=100))
     assert (boot["reason"] == "dropped 3 unpaired samples").all()
     n_test = int((samples.query("condition == 'original' and target == 'a'")["split"] == "test").sum())
     assert (boot["n_paired"] == n_test - 3).all()
     # the original estimate is on the paired samples only
     kept = samples.loc[~samples["sample_id"].isin(["s100", "s101", "s150"])]
-    reference = bootstrap_deltas(kept, attributes=["sex"], n_boot=100)
+    reference = bootstrap_deltas(kept, settings(["sex"], bootstrap=100))
     np.testing.assert_allclose(boot["estimate_original"], reference["estimate_original"], atol=1e-12)
 
 
 def test_patient_fallback_is_sample_id(samples):
-    boot = bootstrap_deltas(samples.drop(columns="patient_id"), attributes=["sex"], n_boot=50)
+    boot = bootstrap_deltas(samples.drop(columns="patient_id"), settings(["sex"], bootstrap=50))
     assert boot["n_boot_valid"].gt(0).all()
 
 
 def test_global_rng_untouched(samples):
     state = np.random.get_state()[1].copy()
-    bootstrap_deltas(samples, attributes=["sex"], n_boot=20)
+    bootstrap_deltas(samples, settings(["sex"], bootstrap=20))
     np.testing.assert_array_equal(np.random.get_state()[1], state)
 
 
 def test_errors_name_the_culprit(samples):
-    with pytest.raises(ValueError, match="threshold must be one of.*got 'median'"):
-        bootstrap_deltas(samples, attributes=["sex"], threshold="median")
-    with pytest.raises(ValueError, match="adjust must be one of.*'bonferroni'"):
-        bootstrap_deltas(samples, attributes=["sex"], adjust="bonferroni")
+    with pytest.raises(ValueError, match="threshold: expected one of.*got 'median'"):
+        settings(["sex"], threshold="median")
+    with pytest.raises(ValueError, match="adjust: expected one of.*'bonferroni'"):
+        settings(["sex"], adjust="bonferroni")
     with pytest.raises(ValueError, match="unknown attribute 'race'"):
-        bootstrap_deltas(samples, attributes=["race"])
+        bootstrap_deltas(samples, settings(["race"]))
+    with pytest.raises(ValueError, match="needs settings.bootstrap >= 1"):
+        bootstrap_deltas(samples, settings(["sex"], bootstrap="auto"))
     flipped = samples.copy()
     row = flipped.index[(flipped["sample_id"] == "s200") & (flipped["condition"] == "noisy")
                         & (flipped["target"] == "b")]
     flipped.loc[row, "y_true"] = 1 - flipped.loc[row, "y_true"]
     with pytest.raises(ValueError, match="condition='noisy'.*sample_id 's200', target 'b': y_true differs"):
-        bootstrap_deltas(flipped, attributes=["sex"], n_boot=10)
+        bootstrap_deltas(flipped, settings(["sex"], bootstrap=10))
     no_original = samples.loc[(samples["condition"] != "original") | (samples["split"] == "val")]
-    with pytest.raises(ValueError, match="condition == 'original' for dataset='toy'"):
-        bootstrap_deltas(no_original, attributes=["sex"], n_boot=10)
+    with pytest.raises(ValueError, match="dataset='toy'.*no rows with split == 'test' and condition == 'original'"):
+        bootstrap_deltas(no_original, settings(["sex"], bootstrap=10))
     with pytest.raises(ValueError, match=r"boot lacks column\(s\) \['se'"):
         attach_uncertainty(evaluate(samples, attributes=["sex"]), pd.DataFrame(columns=["target", "attribute",
                                                                                         "metric"]))
@@ -154,7 +188,7 @@ def test_errors_name_the_culprit(samples):
 def test_segmentation_without_reconstruction_gives_empty_table():
     table = pd.DataFrame({"sample_id": ["a", "b"], "split": "test", "dataset": "toy", "task": "segmentation",
                           "target": "mask", "condition": "original", "dice": [0.5, 0.7], "attr_sex": ["F", "M"]})
-    boot = bootstrap_deltas(table, attributes=["sex"], n_boot=10)
+    boot = bootstrap_deltas(table, settings(["sex"], bootstrap=10))
     assert boot.empty and "p_adjusted" in boot.columns
     tables = attach_uncertainty(evaluate(table, attributes=["sex"], min_group_size=1), boot)
     assert tables.fairness["se"].isna().all()
@@ -179,7 +213,7 @@ def mixed() -> pd.DataFrame:
 
 
 def test_segmentation_rows_are_bootstrapped_and_attached(mixed):
-    boot = bootstrap_deltas(mixed, attributes=ATTRS, n_boot=200, seed=3, min_group_size=5)
+    boot = bootstrap_deltas(mixed, settings(bootstrap=200, seed=3, min_group_size=5, family="report"))
     seg = boot.loc[boot["task"] == "segmentation"]
     assert sorted(map(tuple, seg[["attribute", "metric"]].values)) == [
         ("", "dice"), ("sex", "delta_dice"), ("sex", "ser"), ("sex×age", "delta_dice"), ("sex×age", "ser")]
@@ -198,8 +232,8 @@ def test_segmentation_rows_are_bootstrapped_and_attached(mixed):
     assert perf.loc["noisy", "ci_high"] < 0 and np.isnan(perf.loc["original", "se"])
     row = boot.query("task == 'segmentation' and metric == 'dice'").iloc[0]
     assert row["estimate"] == pytest.approx(perf.loc["noisy", "value"], abs=1e-12)
-    # one family: p_adjusted over classification and segmentation together
+    # family "report": p_adjusted over classification and segmentation together
     np.testing.assert_allclose(boot["p_adjusted"], adjust_p_values(boot["p_value"].to_numpy(), method="holm"))
     assert (boot["task"] == "classification").any()
-    again = bootstrap_deltas(mixed, attributes=ATTRS, n_boot=200, seed=3, min_group_size=5)
+    again = bootstrap_deltas(mixed, settings(bootstrap=200, seed=3, min_group_size=5, family="report"))
     pd.testing.assert_frame_equal(boot, again)

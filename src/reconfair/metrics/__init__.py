@@ -11,8 +11,11 @@ Layers (DESIGN sections 6 and 7.4), each built on the one below:
    :func:`dp`, :func:`auroc_gap`, :func:`worst_group_auroc`,
    :func:`delta_dice`, :func:`ser`;
 4. :func:`evaluate`: the per-sample table to ``metrics/*.csv``;
-   :func:`bootstrap_deltas` and :func:`attach_uncertainty` add the paired
-   patient-bootstrap SE, 95% CI and (adjusted) p-value of every delta.
+   :func:`evaluate_with_uncertainty` (one :class:`EvaluationSettings`) adds
+   the paired patient-bootstrap SE, 95% CI, a test with its nominal size,
+   adjusted p-values within stated families, significance, minimum
+   detectable changes, model sanity and model replicates
+   (:func:`bootstrap_deltas`, :func:`attach_uncertainty`).
 
 Examples
 --------
@@ -41,7 +44,8 @@ from reconfair.metrics.groups import classification_groups, group_codes, segment
 from reconfair.metrics.image import nrmse, psnr, ssim
 from reconfair.metrics.task import auroc, binarize, dice, grouped_auroc
 from reconfair.metrics.threshold import equal_error_threshold
-from reconfair.metrics.uncertainty import attach_uncertainty, bootstrap_deltas
+from reconfair.metrics.settings import EvaluationSettings
+from reconfair.metrics.uncertainty import attach_uncertainty, bootstrap_deltas, evaluate_with_uncertainty
 
 __all__ = [
     "psnr",
@@ -71,4 +75,6 @@ __all__ = [
     "ORIGINAL",
     "bootstrap_deltas",
     "attach_uncertainty",
+    "evaluate_with_uncertainty",
+    "EvaluationSettings",
 ]

@@ -1,9 +1,11 @@
 """Paired patient-level (cluster) bootstrap of AUROC and fairness deltas.
 
-DESIGN section 6: resample patients with replacement, the same draw for the
-original and the reconstructed condition, B = 1000, seeded; report the delta
-``metric(recon) - metric(original)`` with its bootstrap SE, percentile 95% CI
-and two-sided p-value ``2 min(P(D* <= 0), P(D* >= 0))`` (capped at 1).
+Patients are resampled with replacement, the same draw for the original and
+the reconstructed condition, ``B`` times, seeded; each delta
+``metric(recon) - metric(original)`` gets its SE, percentile 95 % CI and a
+test (:mod:`reconfair.metrics.hypothesis`: the percentile test for AUROC, a
+bootstrap Wald test of the signed group gaps for the max - min fairness
+metrics).
 
 Everything is vectorised over resamples (chunks of ``chunk_size``):
 
@@ -17,13 +19,15 @@ Everything is vectorised over resamples (chunks of ``chunk_size``):
   each resample the cumulative negative weight at every positive's left and
   right insertion point gives its Mann-Whitney credit (ties count one half).
 
-Exclusion rules are those of :mod:`reconfair.metrics.groups` applied to the
-resampled (weighted) counts: in a resample, a group with fewer than
-``min_group_size`` resampled samples has no rates, a group without resampled
-positives (negatives) has no TPR (FPR); a metric needs two groups with its
-rates (EODD and EODD_max: both TPR and FPR), else it is NaN for that resample.
-Resamples where the original or reconstructed value is NaN are dropped from
-the delta's summary; ``n_boot_valid`` says how many were kept.
+Exclusion rules are those of :mod:`reconfair.metrics.groups`, applied to the
+full data and then to each resample's weighted counts: a group enters TPR
+with at least ``min_group_size`` positives, FPR with at least
+``min_group_size`` negatives, the selection rate with at least
+``min_group_size`` samples.  A resample uses only the groups of the point
+estimate, and its test needs all of them; a metric needs two groups with its
+rates (EODD and EODD_max: both TPR and FPR), else it is NaN.  Resamples where
+the delta is undefined are left out of its summary; ``n_boot_valid`` says how
+many were kept.
 
 Examples
 --------
@@ -45,18 +49,19 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from reconfair.metrics.bootstrap_kernels import (
-    _EXACT_FLOAT32,
-    _auroc_plan,
-    _AurocPlan,
-    _fairness,
-    _pad,
-    _plan_auroc,
-    _rates,
-    _spread,
+    EXACT_FLOAT32,
+    AurocPlan,
+    auroc_plan,
+    fairness_spreads,
+    group_rates,
+    pad_weights,
     patient_weights,
+    plan_auroc,
+    spread,
     weighted_auroc,
     weighted_group_rates,
 )
+from reconfair.metrics.hypothesis import RESULT_COLUMNS, BootstrapResult, Gaps, gap_changes, summarize_delta
 from reconfair.metrics.groups import group_codes
 from reconfair.metrics.task import as_labels, as_scores
 
@@ -79,79 +84,35 @@ FAIRNESS_METRICS = ("eodd", "eodd_max", "eop", "dp")
 """Threshold-based fairness metrics, computed from weighted group counts."""
 GROUP_AUROC_METRICS = ("auroc_gap", "worst_group_auroc")
 """Ranking-based fairness metrics (per-group AUROC; optional, costs one AUROC pass per attribute)."""
-RESULT_COLUMNS = ("estimate_original", "estimate", "delta", "se", "ci_low", "ci_high", "p_value",
-                  "n_boot_valid")
-
-
-@dataclass(frozen=True)
-class BootstrapResult:
-    """A paired bootstrap summary of ``metric(recon) - metric(original)``.
-
-    Attributes
-    ----------
-    estimate_original, estimate : float
-        The metric on all data, original and reconstructed condition.
-    delta : float
-        ``estimate - estimate_original``.
-    se : float
-        Standard deviation (ddof 1) of the bootstrap deltas.
-    ci_low, ci_high : float
-        Percentile 95% interval of the bootstrap deltas.
-    p_value : float
-        Two-sided ``min(1, 2 min(P(D* <= 0), P(D* >= 0)))``.
-    n_boot_valid : int
-        Resamples where both conditions' metric was defined (and their
-        difference is: ``inf - inf`` of an infinite SER is left out).
-    """
-
-    estimate_original: float
-    estimate: float
-    delta: float
-    se: float
-    ci_low: float
-    ci_high: float
-    p_value: float
-    n_boot_valid: int
-
-
-def summarize_delta(replicates_original: ArrayLike, replicates: ArrayLike, estimate_original: float,
-                    estimate: float) -> BootstrapResult:
-    """Summarise paired bootstrap replicates into a :class:`BootstrapResult`.
-
-    >>> r = summarize_delta([0.1, 0.2, 0.3, 0.2], [0.3, 0.3, 0.4, float("nan")], 0.2, 0.3)
-    >>> round(r.delta, 12), r.p_value, r.n_boot_valid
-    (0.1, 0.0, 3)
-    """
-    original = np.asarray(replicates_original, dtype=np.float64)
-    recon = np.asarray(replicates, dtype=np.float64)
-    if original.shape != recon.shape or original.ndim != 1:
-        raise ValueError(f"replicates must be 1-D of equal shape, got {original.shape} and {recon.shape}")
-    with np.errstate(invalid="ignore"):
-        deltas = recon - original
-    deltas = deltas[~np.isnan(deltas)]  # undefined on either side, or inf - inf (e.g. SER)
-    delta = float(estimate) - float(estimate_original)
-    if deltas.size == 0:
-        nan = float("nan")
-        return BootstrapResult(float(estimate_original), float(estimate), delta, nan, nan, nan, nan, 0)
-    se = float(deltas.std(ddof=1)) if deltas.size > 1 else float("nan")
-    low, high = np.quantile(deltas, [0.025, 0.975])
-    p_value = min(1.0, 2.0 * min(float(np.mean(deltas <= 0)), float(np.mean(deltas >= 0))))
-    return BootstrapResult(float(estimate_original), float(estimate), delta, se, float(low), float(high),
-                           p_value, int(deltas.size))
+GAP_RATES = {"eodd": ("tpr", "fpr"), "eodd_max": ("tpr", "fpr"), "eop": ("tpr",), "dp": ("selection_rate",),
+             "auroc_gap": ("auroc",)}
+"""The rates whose signed group gaps each max - min metric's Wald test tests (worst-group AUROC: percentile)."""
 
 
 @dataclass(frozen=True)
 class PairedReplicates:
-    """Full-data estimates and bootstrap replicates of every statistic.
+    """Full-data estimates and bootstrap replicates of every statistic, with the gaps their tests use.
 
     ``keys[k]`` is ``(target, attribute, metric)`` (attribute ``""`` for the
-    overall AUROC); ``estimates[k]`` is ``(original, recon)`` and
-    ``replicates[k]`` is ``(2, n_boot)``, original then reconstructed.
+    overall AUROC or Dice); ``estimates[k]`` is ``(original, recon)``,
+    ``replicates[k]`` is ``(2, n_boot)``, original then reconstructed, and
+    ``gaps[k]`` the :class:`~reconfair.metrics.hypothesis.Gaps` of a max - min
+    metric's Wald test (``None``: the percentile test).
     """
 
     keys: tuple[tuple[str, str, str], ...]
     estimates: np.ndarray
     replicates: np.ndarray
+    gaps: tuple[Gaps | None, ...]
+
+    def summaries(self, *, min_valid_fraction: float = 0.95) -> pd.DataFrame:
+        """One row per key: ``target, attribute, metric`` and the :class:`BootstrapResult` fields."""
+        rows = []
+        for key, estimate, replicate, gaps in zip(self.keys, self.estimates, self.replicates, self.gaps):
+            result = summarize_delta(replicate[0], replicate[1], estimate[0], estimate[1], gaps=gaps,
+                                     min_valid_fraction=min_valid_fraction)
+            rows.append({"target": key[0], "attribute": key[1], "metric": key[2], **result.__dict__})
+        return pd.DataFrame(rows, columns=["target", "attribute", "metric", *RESULT_COLUMNS])
 
 
 def _as_matrix(values: ArrayLike, name: str, shape: tuple[int, ...] | None) -> np.ndarray:
@@ -210,11 +171,12 @@ def paired_replicates(
             _thresholds(threshold if threshold_recon is None else threshold_recon, "threshold_recon", n_targets)]
     if int(min_group_size) != min_group_size or min_group_size < 1:
         raise ValueError(f"min_group_size must be a positive integer, got {min_group_size!r}")
-    dtype = np.float32 if n < _EXACT_FLOAT32 else np.float64
+    dtype = np.float32 if n < EXACT_FLOAT32 else np.float64
+    minimum = int(min_group_size)
 
     # Per-patient indicator counts: block (target, attribute) has 6 columns per group.
     blocks, columns = [], []
-    plans: dict[tuple[int, str], list[_AurocPlan]] = {}
+    plans: dict[tuple[int, str], list[AurocPlan]] = {}
     for t in range(n_targets):
         y = labels[:, t]
         pos, neg = y == 1, y == 0
@@ -222,7 +184,7 @@ def paired_replicates(
         indicators = [pos, neg, pos & preds[0], neg & preds[0], pos & preds[1], neg & preds[1]]
         keep = np.flatnonzero(~np.isnan(y))
         zero = np.zeros(keep.size, dtype=np.int64)
-        plans[(t, "")] = [_auroc_plan(y[keep], s[keep, t], zero, 1, patients[keep]) for s in scores]
+        plans[(t, "")] = [auroc_plan(y[keep], s[keep, t], zero, 1, patients[keep]) for s in scores]
         for a, (values, codes) in attrs.items():
             k = values.size
             block = np.zeros((n_patients, k * 6), dtype=dtype)
@@ -232,56 +194,80 @@ def paired_replicates(
             blocks.append((t, a, k))
             columns.append(block)
             if group_auroc:
-                plans[(t, a)] = [_auroc_plan(y[keep], s[keep, t], codes[keep], k, patients[keep])
+                plans[(t, a)] = [auroc_plan(y[keep], s[keep, t], codes[keep], k, patients[keep])
                                  for s in scores]
     matrix = np.concatenate(columns, axis=1) if columns else np.zeros((n_patients, 0), dtype=dtype)
     del columns
+    # The groups of each point estimate: a resample uses these and only these (its test needs all of them).
+    full = matrix.sum(axis=0, dtype=np.float64).reshape(-1, 6)
+    allowed: dict[tuple[int, str], dict[str, np.ndarray]] = {}
+    offset = 0
+    for t, a, k in blocks:
+        n_pos, n_neg = full[offset:offset + k, 0], full[offset:offset + k, 1]
+        offset += k
+        tpr, fpr = n_pos >= minimum, n_neg >= minimum
+        allowed[(t, a)] = {"tpr": tpr, "fpr": fpr, "selection_rate": n_pos + n_neg >= minimum, "auroc": tpr & fpr}
 
+    metrics = FAIRNESS_METRICS + (GROUP_AUROC_METRICS if group_auroc else ())
     keys: list[tuple[str, str, str]] = []
     for t in range(n_targets):
         keys.append((names[t], "", "auroc"))
-        for a in attrs:
-            metrics = FAIRNESS_METRICS + (GROUP_AUROC_METRICS if group_auroc else ())
-            keys.extend((names[t], a, m) for m in metrics)
+        keys.extend((names[t], a, m) for a in attrs for m in metrics)
+    tested = {i: key[2] for i, key in enumerate(keys) if key[2] in GAP_RATES}
 
-    def evaluate_chunk(weights: np.ndarray) -> np.ndarray:
-        """(n_keys, 2, b) statistics for a chunk of patient weights."""
+    def evaluate_chunk(weights: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """(n_keys, 2, b) statistics and, per tested key, the (b, d) gap changes for a chunk of weights."""
         out = np.empty((len(keys), 2, weights.shape[0]))
+        gaps: dict[int, np.ndarray] = {}
         # (M^T W^T)^T: this operand layout is ~10x faster in OpenBLAS than W @ M
         counts = (matrix.T @ weights.T).T.astype(np.float64).reshape(weights.shape[0], -1, 6)
-        padded = _pad(weights)
+        padded = pad_weights(weights)
         row, col = 0, 0
         for t in range(n_targets):
             for c in range(2):
-                out[row, c] = _plan_auroc(plans[(t, "")][c], padded)[:, 0]
+                out[row, c] = plan_auroc(plans[(t, "")][c], padded)[:, 0]
             row += 1
             for a in attrs:
                 k = attrs[a][0].size
                 part = counts[:, col:col + k]
                 col += k
                 n_pos, n_neg = part[..., 0], part[..., 1]
+                mask = allowed[(t, a)]
+                rates = []
                 for c in range(2):
-                    rates = _rates(n_pos, n_neg, part[..., 2 + 2 * c], part[..., 3 + 2 * c],
-                                   int(min_group_size))
-                    values = list(_fairness(rates).values())
+                    rate = group_rates(n_pos, n_neg, part[..., 2 + 2 * c], part[..., 3 + 2 * c], minimum)
+                    rate = {name: np.where(mask[name], value, np.nan) for name, value in rate.items()}
+                    values = list(fairness_spreads(rate).values())
                     if group_auroc:
-                        usable = (n_pos + n_neg >= min_group_size) & (n_pos > 0) & (n_neg > 0)
-                        aurocs = _plan_auroc(plans[(t, a)][c], padded)
-                        gap = _spread(aurocs, usable)
+                        usable = mask["auroc"] & (n_pos >= minimum) & (n_neg >= minimum)
+                        rate["auroc"] = np.where(usable, plan_auroc(plans[(t, a)][c], padded), np.nan)
                         worst = np.where(usable.sum(axis=1) >= 2,
-                                         np.where(usable, aurocs, np.inf).min(axis=1), np.nan)
-                        values += [gap, worst]
+                                         np.where(usable, rate["auroc"], np.inf).min(axis=1), np.nan)
+                        values += [spread(rate["auroc"], usable), worst]
                     out[row:row + len(values), c] = values
-                row += len(FAIRNESS_METRICS) + (len(GROUP_AUROC_METRICS) if group_auroc else 0)
-        return out
+                    rates.append(rate)
+                for j, metric in enumerate(metrics):
+                    if metric in GAP_RATES:
+                        names_ = GAP_RATES[metric]
+                        usable = np.logical_and.reduce([mask[r] for r in names_])
+                        gaps[row + j] = gap_changes([rates[0][r] for r in names_], [rates[1][r] for r in names_],
+                                                    usable)
+                row += len(metrics)
+        return out, gaps
 
-    estimates = evaluate_chunk(np.ones((1, n_patients), dtype=dtype))[:, :, 0]
+    point, point_gaps = evaluate_chunk(np.ones((1, n_patients), dtype=dtype))
     replicates = np.empty((len(keys), 2, n_boot))
+    gap_draws = {i: np.empty((n_boot, point_gaps[i].shape[1])) for i in tested}
     start = 0
     for weights in patient_weights(n_patients, n_boot=n_boot, seed=seed, chunk_size=chunk_size):
-        replicates[:, :, start:start + weights.shape[0]] = evaluate_chunk(weights.astype(dtype))
-        start += weights.shape[0]
-    return PairedReplicates(tuple(keys), estimates, replicates)
+        stats, gaps = evaluate_chunk(weights.astype(dtype))
+        stop = start + weights.shape[0]
+        replicates[:, :, start:stop] = stats
+        for i in tested:
+            gap_draws[i][start:stop] = gaps[i]
+        start = stop
+    tests = tuple(Gaps(point_gaps[i][0], gap_draws[i]) if i in tested else None for i in range(len(keys)))
+    return PairedReplicates(tuple(keys), point[:, :, 0], replicates, tests)
 
 
 def paired_bootstrap(
@@ -289,7 +275,7 @@ def paired_bootstrap(
     groups: Mapping[str, ArrayLike], threshold: float | ArrayLike | None = None,
     threshold_recon: float | ArrayLike | None = None, targets: Sequence[str] | None = None,
     n_boot: int = 1000, seed: int = 0, min_group_size: int = 10, group_auroc: bool = False,
-    chunk_size: int = 100,
+    chunk_size: int = 100, min_valid_fraction: float = 0.95,
 ) -> pd.DataFrame:
     """Paired patient bootstrap of AUROC and fairness deltas for many targets and attributes.
 
@@ -316,12 +302,16 @@ def paired_bootstrap(
     seed : int, default 0
         Seed of ``numpy_generator(seed, "bootstrap")``; same seed, same result.
     min_group_size : int, default 10
-        Resampled group size below which a group is excluded (per resample).
+        The class members a group's rate needs, in the point estimate and in
+        each resample (positives for TPR, negatives for FPR, samples for the
+        selection rate, both classes for a group AUROC).
     group_auroc : bool, default False
         Also bootstrap ``auroc_gap`` and ``worst_group_auroc``.
     chunk_size : int, default 100
         Resamples evaluated at once (memory is about ``chunk_size x n_samples``
         float32 per AUROC pass plus the ``n_patients x columns`` count matrix).
+    min_valid_fraction : float, default 0.95
+        The fraction of resamples a CI or p needs defined.
 
     Returns
     -------
@@ -342,11 +332,7 @@ def paired_bootstrap(
                              threshold=threshold, threshold_recon=threshold_recon, targets=targets,
                              n_boot=n_boot, seed=seed,
                              min_group_size=min_group_size, group_auroc=group_auroc, chunk_size=chunk_size)
-    rows = []
-    for key, estimate, replicate in zip(reps.keys, reps.estimates, reps.replicates):
-        result = summarize_delta(replicate[0], replicate[1], estimate[0], estimate[1])
-        rows.append({"target": key[0], "attribute": key[1], "metric": key[2], **result.__dict__})
-    return pd.DataFrame(rows, columns=["target", "attribute", "metric", *RESULT_COLUMNS])
+    return reps.summaries(min_valid_fraction=min_valid_fraction)
 
 
 def _results(table: pd.DataFrame) -> dict[str, BootstrapResult]:
@@ -368,8 +354,8 @@ def paired_fairness_bootstrap(
     >>> s = np.linspace(0, 1, 80)
     >>> out = paired_fairness_bootstrap(y, s, s, ["F", "F", "M", "M"] * 20, np.arange(80), threshold=0.5,
     ...                                 n_boot=10, min_group_size=5)
-    >>> sorted(out), out["eodd"].delta, out["eodd"].p_value
-    (['dp', 'eodd', 'eodd_max', 'eop'], 0.0, 1.0)
+    >>> sorted(out), out["eodd"].delta, out["eodd"].p_value, out["eodd"].test
+    (['dp', 'eodd', 'eodd_max', 'eop'], 0.0, 1.0, 'wald-gaps')
     """
     table = paired_bootstrap(y_true, score_original, score_recon, patient_ids, groups={"group": groups},
                              threshold=threshold, n_boot=n_boot, seed=seed, min_group_size=min_group_size,

@@ -19,10 +19,13 @@ from reconfair.metrics.groups import group_codes
 from reconfair.metrics.task import as_labels, as_scores
 from reconfair.seeding import numpy_generator
 
-__all__ = ["patient_weights", "weighted_group_rates", "weighted_auroc"]
+__all__ = ["patient_weights", "weighted_group_rates", "weighted_auroc", "group_rates", "spread", "fairness_spreads",
+           "AurocPlan", "auroc_plan", "plan_auroc", "pad_weights", "EXACT_FLOAT32"]
 
 _TORCH_CUMSUM_MIN = 2**20  # elements
-_EXACT_FLOAT32 = 2**24  # float32 holds every integer count below this exactly
+EXACT_FLOAT32 = 2**24
+"""float32 holds every integer count below this exactly."""
+
 
 def patient_weights(n_patients: int, *, n_boot: int = 1000, seed: int = 0,
                     chunk_size: int = 100) -> Iterator[np.ndarray]:
@@ -55,35 +58,45 @@ def patient_weights(n_patients: int, *, n_boot: int = 1000, seed: int = 0,
         yield counts.reshape(b, n_patients).astype(np.float32)
 
 
-def _rates(n_pos: np.ndarray, n_neg: np.ndarray, tp: np.ndarray, fp: np.ndarray,
-           min_group_size: int) -> dict[str, np.ndarray]:
-    """TPR, FPR and selection rate from (resamples x groups) counts; NaN where excluded."""
-    size_ok = (n_pos + n_neg) >= min_group_size
+def group_rates(n_pos: np.ndarray, n_neg: np.ndarray, tp: np.ndarray, fp: np.ndarray,
+                min_group_size: int) -> dict[str, np.ndarray]:
+    """TPR, FPR and selection rate from (resamples x groups) counts; NaN where excluded.
+
+    A rate needs class members (the rule of :mod:`reconfair.metrics.groups`):
+    TPR at least ``min_group_size`` positives, FPR at least ``min_group_size``
+    negatives, the selection rate at least ``min_group_size`` samples.
+
+    >>> r = group_rates(np.array([[4.0, 12.0]]), np.array([[30.0, 12.0]]), np.array([[2.0, 6.0]]),
+    ...                 np.array([[3.0, 3.0]]), 10)
+    >>> r["tpr"].tolist(), r["fpr"].tolist()
+    ([[nan, 0.5]], [[0.1, 0.25]])
+    """
+    minimum = max(int(min_group_size), 1)
     with np.errstate(divide="ignore", invalid="ignore"):
         return {
-            "tpr": np.where(size_ok & (n_pos > 0), tp / n_pos, np.nan),
-            "fpr": np.where(size_ok & (n_neg > 0), fp / n_neg, np.nan),
-            "selection_rate": np.where(size_ok, (tp + fp) / (n_pos + n_neg), np.nan),
+            "tpr": np.where(n_pos >= minimum, tp / n_pos, np.nan),
+            "fpr": np.where(n_neg >= minimum, fp / n_neg, np.nan),
+            "selection_rate": np.where(n_pos + n_neg >= minimum, (tp + fp) / (n_pos + n_neg), np.nan),
         }
 
 
-def _spread(values: np.ndarray, usable: np.ndarray) -> np.ndarray:
+def spread(values: np.ndarray, usable: np.ndarray) -> np.ndarray:
     """max - min over usable groups per row; NaN with fewer than two usable."""
     high = np.where(usable, values, -np.inf).max(axis=1)
     low = np.where(usable, values, np.inf).min(axis=1)
     return np.where(usable.sum(axis=1) >= 2, high - low, np.nan)
 
 
-def _fairness(rates: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def fairness_spreads(rates: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     """EODD, EODD_max, EOP and DP per row, with the rules of fairness.py."""
     tpr_ok, fpr_ok = ~np.isnan(rates["tpr"]), ~np.isnan(rates["fpr"])
     both = tpr_ok & fpr_ok
-    d_tpr, d_fpr = _spread(rates["tpr"], both), _spread(rates["fpr"], both)
+    d_tpr, d_fpr = spread(rates["tpr"], both), spread(rates["fpr"], both)
     return {
         "eodd": 0.5 * (d_tpr + d_fpr),
         "eodd_max": np.maximum(d_tpr, d_fpr),
-        "eop": _spread(rates["tpr"], tpr_ok),
-        "dp": _spread(rates["selection_rate"], ~np.isnan(rates["selection_rate"])),
+        "eop": spread(rates["tpr"], tpr_ok),
+        "dp": spread(rates["selection_rate"], ~np.isnan(rates["selection_rate"])),
     }
 
 
@@ -103,7 +116,8 @@ def weighted_group_rates(weights: ArrayLike, y_true: ArrayLike, y_pred: ArrayLik
     groups : array_like
         Group of each sample; columns follow the sorted group values.
     min_group_size : int, default 1
-        Weighted group size below which rates are NaN.
+        The weighted class members a rate needs (positives for TPR, negatives
+        for FPR, samples for the selection rate); NaN below.
 
     Returns
     -------
@@ -129,11 +143,11 @@ def weighted_group_rates(weights: ArrayLike, y_true: ArrayLike, y_pred: ArrayLik
     pos, neg = labels == 1, labels == 0
     counts = [w @ (onehot * ind[:, None]) for ind in (pos, neg, pos & pred, neg & pred)]
     return {"n_pos": counts[0], "n_neg": counts[1], "tp": counts[2], "fp": counts[3],
-            **_rates(*counts, int(min_group_size))}
+            **group_rates(*counts, int(min_group_size))}
 
 
 @dataclass(frozen=True)
-class _AurocPlan:
+class AurocPlan:
     """Precomputed sort of one label/condition, per group (one group for overall AUROC)."""
 
     neg_patient: list[np.ndarray]  # 0, then 1 + patient index of each negative, sorted by score
@@ -142,9 +156,10 @@ class _AurocPlan:
     right: list[np.ndarray]
 
 
-def _auroc_plan(labels: np.ndarray, scores: np.ndarray, codes: np.ndarray, n_groups: int,
-                patients: np.ndarray) -> _AurocPlan:
-    plan = _AurocPlan([], [], [], [])
+def auroc_plan(labels: np.ndarray, scores: np.ndarray, codes: np.ndarray, n_groups: int,
+               patients: np.ndarray) -> AurocPlan:
+    """The one sort of a label's scores, split by group, for :func:`plan_auroc` over many weightings."""
+    plan = AurocPlan([], [], [], [])
     order = np.argsort(scores, kind="stable")  # the one sort per label and condition
     for g in range(n_groups):
         ordered = order[codes[order] == g]
@@ -158,13 +173,13 @@ def _auroc_plan(labels: np.ndarray, scores: np.ndarray, codes: np.ndarray, n_gro
     return plan
 
 
-def _pad(weights: np.ndarray) -> np.ndarray:
+def pad_weights(weights: np.ndarray) -> np.ndarray:
     """Weights with a leading zero column: index 0 is the plans' "no sample" sentinel."""
     return np.concatenate([np.zeros((weights.shape[0], 1), dtype=weights.dtype), weights], axis=1)
 
 
-def _plan_auroc(plan: _AurocPlan, padded: np.ndarray) -> np.ndarray:
-    """AUROC per resample and group; ``padded`` is ``_pad(resamples x patients weights)``."""
+def plan_auroc(plan: AurocPlan, padded: np.ndarray) -> np.ndarray:
+    """AUROC per resample and group; ``padded`` is ``pad_weights(resamples x patients weights)``."""
     out = np.full((padded.shape[0], len(plan.left)), np.nan)
     for g, (neg_p, pos_p, left, right) in enumerate(zip(plan.neg_patient, plan.pos_patient, plan.left,
                                                         plan.right)):
@@ -180,7 +195,7 @@ def _plan_auroc(plan: _AurocPlan, padded: np.ndarray) -> np.ndarray:
         w_pos = np.take(padded, pos_p, axis=1)
         total_neg = cum[:, -1].astype(np.float64)
         # integer weights: float32 stays exact while 2 x total negative weight x max weight < 2^24
-        exact = padded.dtype == np.float64 or 2.0 * total_neg.max() * w_pos.max() < _EXACT_FLOAT32
+        exact = padded.dtype == np.float64 or 2.0 * total_neg.max() * w_pos.max() < EXACT_FLOAT32
         dtype = padded.dtype if exact else np.float64
         # twice the credit of each positive: negatives below count 2, tied ones 1
         credit = np.take(cum, left, axis=1).astype(dtype, copy=False)
@@ -211,5 +226,5 @@ def weighted_auroc(y_true: ArrayLike, y_score: ArrayLike, weights: ArrayLike) ->
     if w.shape[1] != labels.size:
         raise ValueError(f"weights has {w.shape[1]} columns but y_true has {labels.size} values")
     keep = np.flatnonzero(labelled)
-    plan = _auroc_plan(labels[keep], scores[keep], np.zeros(keep.size, dtype=np.int64), 1, keep)
-    return _plan_auroc(plan, _pad(w))[:, 0]
+    plan = auroc_plan(labels[keep], scores[keep], np.zeros(keep.size, dtype=np.int64), 1, keep)
+    return plan_auroc(plan, pad_weights(w))[:, 0]

@@ -1,16 +1,20 @@
-"""Paired patient bootstrap of the segmentation (Dice) deltas (DESIGN section 6).
+"""Paired patient bootstrap of the segmentation (Dice) deltas.
 
 Per resample ``b`` with patient weights ``w`` (from
 :func:`~reconfair.metrics.bootstrap_kernels.patient_weights`, the same draw for
 the original and the reconstructed Dice), the group mean Dice is
-``D_g = sum_i w_i dice_i 1[g_i = g] / sum_i w_i 1[g_i = g]``; a group whose
-weighted size is below ``min_group_size`` is excluded (as in
-:func:`~reconfair.metrics.groups.segmentation_groups`).  ``delta_dice`` and
+``D_g = sum_i w_i dice_i 1[g_i = g] / sum_i w_i 1[g_i = g]``; a group with
+fewer than ``min_group_size`` samples (weighted, in a resample) is excluded
+(as in :func:`~reconfair.metrics.groups.segmentation_groups`), and a
+resample uses only the groups of the point estimate.  ``delta_dice`` and
 ``ser`` follow :func:`~reconfair.metrics.fairness.delta_dice` and
 :func:`~reconfair.metrics.fairness.ser` (NaN with fewer than two usable
 groups; SER ``inf`` when the best group is perfect, 1 when every usable group
-is); ``dice`` is the weighted mean Dice overall.  All resamples of a chunk are
-evaluated with one matrix product of the weights and per-patient sums.
+is); ``dice`` is the weighted mean Dice overall.  Their tests
+(:mod:`reconfair.metrics.hypothesis`): percentile for mean Dice; a bootstrap
+Wald test of the change of the signed gaps of ``D_g`` (``delta_dice``) and of
+``log(1 - D_g)`` (``ser``) otherwise.  All resamples of a chunk are evaluated
+with one matrix product of the weights and per-patient sums.
 
 Examples
 --------
@@ -29,9 +33,10 @@ import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
 
-from reconfair.metrics.bootstrap import RESULT_COLUMNS, PairedReplicates, summarize_delta
+from reconfair.metrics.bootstrap import PairedReplicates
 from reconfair.metrics.bootstrap_kernels import patient_weights
 from reconfair.metrics.groups import group_codes
+from reconfair.metrics.hypothesis import Gaps, gap_changes
 
 __all__ = ["SEGMENTATION_METRICS", "weighted_group_dice", "dice_fairness", "paired_dice_replicates",
            "paired_dice_bootstrap"]
@@ -114,38 +119,58 @@ def paired_dice_replicates(
         matrix_parts.append(part.reshape(n_patients, k * 3))
     matrix = np.concatenate(matrix_parts, axis=1)
     keys = [(str(target), "", "dice")] + [(str(target), a, m) for a, _ in blocks[1:] for m in SEGMENTATION_METRICS]
+    minimum = int(min_group_size)
+    # the groups of the point estimate (>= min_group_size samples): each resample uses these and only these
+    sizes = matrix.sum(axis=0).reshape(-1, 3)[:, 0]
+    allowed, col = [], 0
+    for _, k in blocks:
+        allowed.append(sizes[col:col + k] >= (minimum if col else 1))
+        col += k
 
-    def evaluate_chunk(weights: np.ndarray) -> np.ndarray:
-        """(n_keys, 2, b) statistics for a chunk of patient weights."""
+    def evaluate_chunk(weights: np.ndarray) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """(n_keys, 2, b) statistics and the (b, d) gap changes of each fairness key, for a chunk of weights."""
         sums = (weights.astype(np.float64) @ matrix).reshape(weights.shape[0], -1, 3)
         out = np.empty((len(keys), 2, weights.shape[0]))
+        gaps: dict[int, np.ndarray] = {}
         col, row = 0, 0
-        for _, k in blocks:
+        for block, (_, k) in enumerate(blocks):
             part = sums[:, col:col + k]
             col += k
+            means = [np.where(allowed[block], _group_means(part[..., 1 + c], part[..., 0],
+                                                           minimum if row else 1), np.nan) for c in range(2)]
+            if row == 0:
+                out[0] = [m[:, 0] for m in means]
+                row += 1
+                continue
             for c in range(2):
-                means = _group_means(part[..., 1 + c], part[..., 0], int(min_group_size) if row else 1)
-                if row == 0:
-                    out[0, c] = means[:, 0]
-                else:
-                    stats = dice_fairness(means)
-                    out[row:row + len(SEGMENTATION_METRICS), c] = [stats[m] for m in SEGMENTATION_METRICS]
-            row += 1 if row == 0 else len(SEGMENTATION_METRICS)
-        return out
+                stats = dice_fairness(means[c])
+                out[row:row + len(SEGMENTATION_METRICS), c] = [stats[m] for m in SEGMENTATION_METRICS]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                errors = [np.log1p(-m) for m in means]  # log(1 - D_g): SER = exp(max - min)
+            gaps[row] = gap_changes([means[0]], [means[1]], allowed[block])
+            gaps[row + 1] = gap_changes([errors[0]], [errors[1]], allowed[block])
+            row += len(SEGMENTATION_METRICS)
+        return out, gaps
 
-    estimates = evaluate_chunk(np.ones((1, n_patients)))[:, :, 0]
+    point, point_gaps = evaluate_chunk(np.ones((1, n_patients)))
     replicates = np.empty((len(keys), 2, n_boot))
+    draws = {i: np.empty((n_boot, g.shape[1])) for i, g in point_gaps.items()}
     start = 0
     for weights in patient_weights(n_patients, n_boot=n_boot, seed=seed, chunk_size=chunk_size):
-        replicates[:, :, start:start + weights.shape[0]] = evaluate_chunk(weights)
-        start += weights.shape[0]
-    return PairedReplicates(tuple(keys), estimates, replicates)
+        stats, gaps = evaluate_chunk(weights)
+        stop = start + weights.shape[0]
+        replicates[:, :, start:stop] = stats
+        for i, g in gaps.items():
+            draws[i][start:stop] = g
+        start = stop
+    tests = tuple(Gaps(point_gaps[i][0], draws[i]) if i in draws else None for i in range(len(keys)))
+    return PairedReplicates(tuple(keys), point[:, :, 0], replicates, tests)
 
 
 def paired_dice_bootstrap(
     dice_original: ArrayLike, dice_recon: ArrayLike, patient_ids: ArrayLike, *,
     groups: Mapping[str, ArrayLike], target: str = "0", n_boot: int = 1000, seed: int = 0,
-    min_group_size: int = 10, chunk_size: int = 100,
+    min_group_size: int = 10, chunk_size: int = 100, min_valid_fraction: float = 0.95,
 ) -> pd.DataFrame:
     """Paired patient bootstrap of the mean Dice, ``delta_dice`` and ``ser`` deltas of one target.
 
@@ -163,7 +188,10 @@ def paired_dice_bootstrap(
     n_boot, seed, chunk_size
         As in :func:`~reconfair.metrics.bootstrap.paired_bootstrap`.
     min_group_size : int, default 10
-        Weighted group size below which a group is excluded (per resample).
+        Group size (samples; weighted in a resample) below which a group is
+        excluded; a resample uses only the groups of the point estimate.
+    min_valid_fraction : float, default 0.95
+        The fraction of resamples a CI or p needs defined.
 
     Returns
     -------
@@ -175,8 +203,4 @@ def paired_dice_bootstrap(
     reps = paired_dice_replicates(dice_original, dice_recon, patient_ids, groups=groups, target=target,
                                   n_boot=n_boot, seed=seed, min_group_size=min_group_size,
                                   chunk_size=chunk_size)
-    rows = []
-    for key, estimate, replicate in zip(reps.keys, reps.estimates, reps.replicates):
-        result = summarize_delta(replicate[0], replicate[1], estimate[0], estimate[1])
-        rows.append({"target": key[0], "attribute": key[1], "metric": key[2], **result.__dict__})
-    return pd.DataFrame(rows, columns=["target", "attribute", "metric", *RESULT_COLUMNS])
+    return reps.summaries(min_valid_fraction=min_valid_fraction)

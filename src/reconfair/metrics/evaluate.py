@@ -11,7 +11,9 @@ target) into three tables, written by ``EvaluationTables.to_csv(run_dir /
   NaN on original images or ``inf`` PSNR for identical images), plus a
   macro-mean AUROC per dataset x task x condition (``target == "macro"``,
   ``n`` = number of targets averaged, targets with undefined AUROC excluded and
-  named in ``reason``);
+  named in ``reason``), and per run the diagnostic model's score on the
+  ``val`` rows of the original images (``val_auroc`` or ``val_dice``, on the
+  original condition's row);
 - **groups**: the by-group frame (:mod:`reconfair.metrics.groups`) for every
   attribute;
 - **fairness**: every fairness scalar, with ``value_original`` (the same
@@ -26,8 +28,9 @@ equal-error threshold fitted on its ``split == "val"`` rows of condition
 view); metrics are computed on the rows of ``split`` (default ``"test"``).
 Optional columns ``recon``, ``degradation``, ``level``, ``mitigation`` (per
 condition: a mitigated reconstructor is one more way of producing images,
-compared with the same original images) and ``seed`` (per run) are carried
-into every table when present.
+compared with the same original images), ``seed`` and ``replicate`` (per run:
+each model replicate has its own threshold and its own rows) are carried into
+every table when present.
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ ORIGINAL = "original"
 """Condition name of the clean images: the reference for thresholds and deltas."""
 REQUIRED_COLUMNS = ("sample_id", "split", "dataset", "task", "target", "condition")
 TASK_COLUMNS = {"classification": ("y_true", "y_score"), "segmentation": ("dice",)}
-RUN_OPTIONAL = ("seed",)
+RUN_OPTIONAL = ("seed", "replicate")
 CONDITION_OPTIONAL = ("recon", "degradation", "level", "mitigation")
 IMAGE_QUALITY = ("psnr", "ssim", "nrmse")
 ATTR_PREFIX = "attr_"
@@ -65,16 +68,34 @@ FAIRNESS_COLUMNS = (
 )
 
 
+OPTIONAL_TABLES = ("models", "families", "replicates_performance", "replicates_fairness")
+"""Tables :func:`~reconfair.metrics.uncertainty.evaluate_with_uncertainty` adds when it has them."""
+
+
 @dataclass(frozen=True)
 class EvaluationTables:
-    """The three point-estimate tables of :func:`evaluate`."""
+    """The point-estimate tables of :func:`evaluate`, and what the uncertainty layer adds.
+
+    ``models`` (the diagnostic models' sanity), ``families`` (the
+    multiple-testing families), ``replicates_performance`` and
+    ``replicates_fairness`` (per model replicate, when there are several) are
+    ``None`` when not computed; ``notes`` are the warnings a run should show
+    (uninformative models, unreachable corrections, a capped ``bootstrap:
+    auto``) and ``n_boot`` the resamples used (0: none).
+    """
 
     performance: pd.DataFrame
     groups: pd.DataFrame
     fairness: pd.DataFrame
+    models: pd.DataFrame | None = None
+    families: pd.DataFrame | None = None
+    replicates_performance: pd.DataFrame | None = None
+    replicates_fairness: pd.DataFrame | None = None
+    notes: tuple[str, ...] = ()
+    n_boot: int = 0
 
     def to_csv(self, directory: str | Path) -> Path:
-        """Write ``performance.csv``, ``groups.csv`` and ``fairness.csv`` into ``directory``.
+        """Write ``performance.csv``, ``groups.csv``, ``fairness.csv`` (and the optional tables) into ``directory``.
 
         Pass the run's ``metrics`` folder (``run_dir / "metrics"``) to get the
         documented layout ``metrics/*.csv``; the folder is created if needed.
@@ -82,12 +103,15 @@ class EvaluationTables:
         """
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
-        for name in ("performance", "groups", "fairness"):
-            getattr(self, name).to_csv(folder / f"{name}.csv", index=False)
+        for name in ("performance", "groups", "fairness", *OPTIONAL_TABLES):
+            table = getattr(self, name)
+            if table is not None:
+                table.to_csv(folder / f"{name}.csv", index=False)
         return folder
 
 
-def _check_schema(samples: pd.DataFrame) -> None:
+def check_schema(samples: pd.DataFrame) -> None:
+    """Raise ``ValueError`` unless ``samples`` has the required and task columns (see ``docs/samples-table.md``)."""
     if not isinstance(samples, pd.DataFrame):
         raise TypeError(f"samples must be a pandas DataFrame, got {type(samples).__name__}")
     missing = [c for c in REQUIRED_COLUMNS if c not in samples.columns]
@@ -112,7 +136,7 @@ def _check_schema(samples: pd.DataFrame) -> None:
         raise ValueError("column 'dice' has non-finite values in segmentation rows; Dice is always defined")
 
 
-def _attribute_columns(samples: pd.DataFrame, attributes: Sequence[str]) -> dict[str, str]:
+def attribute_columns(samples: pd.DataFrame, attributes: Sequence[str]) -> dict[str, str]:
     """Map each attribute name to its column; intersections name several joined by ``×`` or ``*``."""
     if isinstance(attributes, str):
         raise TypeError(f"attributes must be a sequence of names, e.g. [{attributes!r}], not a string")
@@ -130,7 +154,7 @@ def _attribute_columns(samples: pd.DataFrame, attributes: Sequence[str]) -> dict
     return columns
 
 
-def _attribute_values(part: pd.DataFrame, column: str) -> pd.Series:
+def attribute_values(part: pd.DataFrame, column: str) -> pd.Series:
     """Group values of one attribute column, or of an intersection joined by ``×``."""
     names = column.split(INTERSECTION)
     if len(names) == 1:
@@ -141,14 +165,15 @@ def _attribute_values(part: pd.DataFrame, column: str) -> pd.Series:
     return values
 
 
-def _describe(keys: dict[str, Any]) -> str:
+def describe_keys(keys: dict[str, Any]) -> str:
+    """``"dataset='d', task='classification'"``: how error messages name a run or condition."""
     return ", ".join(f"{k}={v!r}" for k, v in keys.items())
 
 
-def _fit_thresholds(
+def fit_thresholds(
     samples: pd.DataFrame, run_keys: list[str], runs: list[tuple], condition: str = ORIGINAL
 ) -> dict[tuple, float]:
-    """Equal-error threshold per classification run, from its val rows of ``condition``."""
+    """Equal-error threshold per classification run (keys ``run_keys``), from its val rows of ``condition``."""
     fit_rows = samples.loc[(samples["split"] == "val") & (samples["condition"] == condition)]
     fitted = {key: part for key, part in fit_rows.groupby(run_keys, sort=True)}
     thresholds: dict[tuple, float] = {}
@@ -158,14 +183,14 @@ def _fit_thresholds(
             continue
         if key not in fitted:
             raise ValueError(
-                f"no rows with split == 'val' and condition == {condition!r} for {_describe(keys)}; "
+                f"no rows with split == 'val' and condition == {condition!r} for {describe_keys(keys)}; "
                 "the decision threshold is fitted there (DESIGN section 6)"
             )
         part = fitted[key]
         try:
             thresholds[key] = equal_error_threshold(part["y_true"], part["y_score"])
         except ValueError as err:
-            raise ValueError(f"val/{condition} rows of {_describe(keys)}: {err}") from err
+            raise ValueError(f"val/{condition} rows of {describe_keys(keys)}: {err}") from err
     return thresholds
 
 
@@ -211,6 +236,32 @@ def _performance_rows(part: pd.DataFrame, task: str, threshold: float) -> list[d
     return rows
 
 
+def _validation_rows(samples: pd.DataFrame, run_keys: list[str], condition_keys: list[str],
+                     run_ids: list[tuple]) -> list[dict[str, Any]]:
+    """Each run's diagnostic model on its ``val`` rows of the original images: ``val_auroc`` or ``val_dice``."""
+    val = samples.loc[(samples["split"] == "val") & (samples["condition"] == ORIGINAL)]
+    found = {key: part for key, part in val.groupby(run_keys, sort=True)}
+    rows = []
+    for key in run_ids:
+        part = found.get(key)
+        if part is None:
+            continue
+        keys = dict(zip(run_keys, key))
+        ident = {**keys, **{c: part[c].iloc[0] for c in condition_keys}}
+        if keys["task"] == "classification":
+            labels = part["y_true"].to_numpy(dtype=np.float64)
+            value = auroc(labels, part["y_score"].to_numpy(dtype=np.float64))
+            n_pos, n = int(np.nansum(labels)), int((~np.isnan(labels)).sum())
+            reason = "" if np.isfinite(value) else f"only one class (n_pos={n_pos}, n_neg={n - n_pos})"
+            rows.append({**ident, "metric": "val_auroc", "value": value, "n": n, "n_excluded": len(part) - n,
+                         "threshold": float("nan"), "reason": reason})
+        else:
+            value, n, _ = _finite_mean(part["dice"])
+            rows.append({**ident, "metric": "val_dice", "value": value, "n": n, "n_excluded": 0,
+                         "threshold": float("nan"), "reason": ""})
+    return rows
+
+
 def _macro_rows(performance: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Mean AUROC over targets per dataset x task x condition (target 'macro')."""
     aucs = performance.loc[(performance["metric"] == "auroc") & (performance["task"] == "classification")]
@@ -248,21 +299,21 @@ def _evaluate_part(
     ident: dict[str, Any],
     task: str,
     threshold: float,
-    attribute_columns: dict[str, str],
+    columns_of: dict[str, str],
     min_group_size: int,
 ) -> tuple[list[dict[str, Any]], list[pd.DataFrame], list[dict[str, Any]]]:
     """Performance rows, group frames and fairness rows of one run x condition."""
     rows = [{**ident, **row} for row in _performance_rows(part, task, threshold)]
     frames, scalars = [], []
-    for attribute, column in attribute_columns.items():
+    for attribute, column in columns_of.items():
         head = {**ident, "attribute": attribute}
         if task == "classification":
-            frame = classification_groups(part["y_true"], part["y_score"], _attribute_values(part, column),
+            frame = classification_groups(part["y_true"], part["y_score"], attribute_values(part, column),
                                           threshold=threshold, min_group_size=min_group_size)
             metrics = CLASSIFICATION_FAIRNESS
             head["threshold"] = threshold
         else:
-            frame = segmentation_groups(part["dice"], _attribute_values(part, column), min_group_size=min_group_size)
+            frame = segmentation_groups(part["dice"], attribute_values(part, column), min_group_size=min_group_size)
             metrics = SEGMENTATION_FAIRNESS
         frames.append(pd.concat([pd.DataFrame([head] * len(frame)), frame], axis=1))
         for name, metric in metrics.items():
@@ -289,7 +340,7 @@ def _run_threshold(
         run = samples
         for column, value in zip(run_keys, key):
             run = run.loc[run[column] == value]
-        return _fit_thresholds(run, run_keys, [key], condition=condition)[key]
+        return fit_thresholds(run, run_keys, [key], condition=condition)[key]
     return float(policy)
 
 
@@ -348,14 +399,14 @@ def evaluate(
     ...     sample_id=["a", "b", "a", "b", "a", "b"], dataset="toy", task="classification",
     ...     target="nodule", attr_sex=["F", "M"] * 3)
     >>> tables = evaluate(table, attributes=["sex"], min_group_size=1)
-    >>> tables.performance.query("target == 'nodule'")[["condition", "value", "threshold"]].to_dict("list")
-    {'condition': ['noisy', 'original'], 'value': [1.0, 1.0], 'threshold': [0.7, 0.7]}
+    >>> tables.performance.query("target == 'nodule'")[["condition", "metric", "value", "threshold"]].to_dict("list")
+    {'condition': ['noisy', 'original', 'original'], 'metric': ['auroc', 'auroc', 'val_auroc'], 'value': [1.0, 1.0, 1.0], 'threshold': [0.7, 0.7, nan]}
     >>> tables.fairness.query("metric == 'dp'")[["condition", "value", "delta"]].to_dict("list")
     {'condition': ['noisy', 'original'], 'value': [0.0, 1.0], 'delta': [-1.0, 0.0]}
     """
-    _check_schema(samples)
+    check_schema(samples)
     policy = _check_threshold_policy(threshold)
-    attribute_columns = _attribute_columns(samples, attributes)
+    columns_of = attribute_columns(samples, attributes)
     run_keys = ["dataset", "task", "target", *(c for c in RUN_OPTIONAL if c in samples.columns)]
     condition_keys = ["condition", *(c for c in CONDITION_OPTIONAL if c in samples.columns)]
     for column in [*run_keys, "condition", "split"]:
@@ -368,27 +419,28 @@ def evaluate(
         )
     runs = list(data.groupby(run_keys, sort=True))
     run_ids = [key for key, _ in runs]
-    thresholds = _fit_thresholds(samples, run_keys, run_ids) if policy == "fixed-validation" else {}
+    thresholds = fit_thresholds(samples, run_keys, run_ids) if policy == "fixed-validation" else {}
     performance, groups, fairness = [], [], []
     for key, run in runs:
         keys = dict(zip(run_keys, key))
         if not (run["condition"] == ORIGINAL).any():
             raise ValueError(
                 f"no rows with split == {split!r} and condition == {ORIGINAL!r} for "
-                f"{_describe(keys)}; every condition is compared with the original images"
+                f"{describe_keys(keys)}; every condition is compared with the original images"
             )
         task = keys["task"]
         for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
             ident = {**keys, **dict(zip(condition_keys, condition))}
             cut = _run_threshold(policy, thresholds, samples, run_keys, key, ident["condition"], task)
             try:
-                rows, frames, scalars = _evaluate_part(part, ident, task, cut, attribute_columns,
+                rows, frames, scalars = _evaluate_part(part, ident, task, cut, columns_of,
                                                        min_group_size)
             except ValueError as err:
-                raise ValueError(f"{_describe(ident)}: {err}") from err
+                raise ValueError(f"{describe_keys(ident)}: {err}") from err
             performance.extend(rows)
             groups.extend(frames)
             fairness.extend(scalars)
+    performance.extend(_validation_rows(samples, run_keys, condition_keys, run_ids))
     ident_columns = [*run_keys, *condition_keys]
     perf = pd.DataFrame(performance, columns=[*ident_columns, *PERFORMANCE_COLUMNS])
     macro_keys = [k for k in ident_columns if k != "target"]

@@ -5,12 +5,18 @@ fairness scalars (:mod:`reconfair.metrics.fairness`) are thin wrappers that read
 this frame.  A rate that cannot be computed is NaN and its ``<rate>_reason``
 column says why (DESIGN section 7.5); a computable rate has reason ``""``.
 
+A rate needs class members: TPR is defined with at least ``min_group_size``
+positives, FPR with at least ``min_group_size`` negatives (counted
+separately), the selection rate with at least ``min_group_size`` labelled
+samples, a group's AUROC with at least ``min_group_size`` of each class.
 Reasons, checked in this order:
 
 - ``"no labelled samples"`` (every label of the group is NaN);
-- ``"n=3 < min_group_size=10"`` (too few labelled samples);
 - ``"no positive samples"`` (TPR) / ``"no negative samples"`` (FPR);
-- ``"only one class (n_pos=0, n_neg=12)"`` (AUROC).
+- ``"n_pos=4 < min_group_size=10"`` (TPR) / ``"n_neg=3 < min_group_size=10"`` (FPR);
+- ``"n=3 < min_group_size=10"`` (selection rate);
+- ``"only one class (n_pos=0, n_neg=12)"``, or the class counts as for the
+  rates (AUROC).
 
 Rows are sorted by group value (strings), so the frame is deterministic.
 
@@ -65,11 +71,19 @@ def group_codes(groups: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return values.astype(object), codes.reshape(-1).astype(np.int64)
 
 
-def _size_reasons(n: np.ndarray, min_group_size: int) -> np.ndarray:
-    """Reason a group is unusable for every rate ('' when it is usable)."""
+def _size_reasons(n: np.ndarray, min_group_size: int, name: str = "n") -> np.ndarray:
+    """Reason a count is too small for a rate (``''`` when it suffices): ``"n_pos=4 < min_group_size=10"``."""
     reasons = np.full(n.size, "", dtype=object)
     small = n < min_group_size
-    reasons[small] = [f"n={k} < min_group_size={min_group_size}" for k in n[small]]
+    reasons[small] = [f"{name}={k} < min_group_size={min_group_size}" for k in n[small]]
+    return reasons
+
+
+def _class_reasons(n: np.ndarray, n_class: np.ndarray, min_group_size: int, cls: str) -> np.ndarray:
+    """Why a rate over one class (``cls``: "positive" or "negative") is undefined in each group."""
+    name = "n_pos" if cls == "positive" else "n_neg"
+    reasons = _size_reasons(n_class, min_group_size, name)
+    reasons[n_class == 0] = f"no {cls} samples"
     reasons[n == 0] = "no labelled samples"
     return reasons
 
@@ -109,7 +123,9 @@ def classification_groups(
     threshold : float
         Predicted positive if and only if ``score >= threshold``.
     min_group_size : int, default 1
-        Groups with fewer labelled samples get NaN rates (reason recorded).
+        The class members a rate needs (see the module docs): fewer positives
+        leave TPR NaN, fewer negatives FPR, fewer labelled samples the
+        selection rate; the reason is recorded.
 
     Returns
     -------
@@ -124,9 +140,9 @@ def classification_groups(
     --------
     >>> frame = classification_groups([1, 1, 0, 0, 1], [0.9, 0.4, 0.3, 0.8, 0.7],
     ...                               ["a", "a", "a", "b", "b"], threshold=0.5,
-    ...                               min_group_size=3)
-    >>> frame[["group", "n", "tpr", "tpr_reason"]].to_dict("list")
-    {'group': ['a', 'b'], 'n': [3, 2], 'tpr': [0.5, nan], 'tpr_reason': ['', 'n=2 < min_group_size=3']}
+    ...                               min_group_size=2)
+    >>> frame[["group", "n", "n_pos", "tpr", "tpr_reason"]].to_dict("list")
+    {'group': ['a', 'b'], 'n': [3, 2], 'n_pos': [2, 1], 'tpr': [0.5, nan], 'tpr_reason': ['', 'n_pos=1 < min_group_size=2']}
     """
     _check_min_group_size(min_group_size)
     labels = as_labels(y_true)
@@ -145,10 +161,12 @@ def classification_groups(
     tp = np.bincount(c, weights=(y == 1) & predicted, minlength=k).astype(np.int64)
     fp = np.bincount(c, weights=(y == 0) & predicted, minlength=k).astype(np.int64)
     size_reason = _size_reasons(n, min_group_size)
-    tpr_reason = np.where((size_reason == "") & (n_pos == 0), "no positive samples", size_reason)
-    fpr_reason = np.where((size_reason == "") & (n_neg == 0), "no negative samples", size_reason)
-    one_class = [f"only one class (n_pos={p}, n_neg={q})" for p, q in zip(n_pos, n_neg)]
-    auroc_reason = np.where((size_reason == "") & ((n_pos == 0) | (n_neg == 0)), one_class, size_reason)
+    size_reason[n == 0] = "no labelled samples"
+    tpr_reason = _class_reasons(n, n_pos, min_group_size, "positive")
+    fpr_reason = _class_reasons(n, n_neg, min_group_size, "negative")
+    one_class = np.array([f"only one class (n_pos={p}, n_neg={q})" for p, q in zip(n_pos, n_neg)], dtype=object)
+    auroc_reason = np.where(tpr_reason != "", tpr_reason, fpr_reason)
+    auroc_reason = np.where((n > 0) & ((n_pos == 0) | (n_neg == 0)), one_class, auroc_reason)
     auroc_values = grouped_auroc(y, s, c, k)
     auroc_values[auroc_reason != ""] = np.nan
     return pd.DataFrame(

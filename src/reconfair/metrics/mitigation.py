@@ -5,8 +5,8 @@
 with the same reconstructor unmitigated (``radiograph-lowdose@3000/unet``) on
 the same patients: the paired patient bootstrap of ``metric(mitigated) -
 metric(unmitigated)`` for AUROC and every fairness metric (Dice, the Dice gap
-and SER for segmentation), with the evaluation's threshold policy, Holm or
-BH over this family.  :func:`lambda_sweep` lays out PSNR, macro AUROC and
+and SER for segmentation), with the evaluation's threshold policy and tests,
+adjusted within this table's families.  :func:`lambda_sweep` lays out PSNR, macro AUROC and
 EODD per lambda beside the unmitigated reference.
 
 Examples
@@ -26,19 +26,21 @@ Examples
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection
 
 import numpy as np
 import pandas as pd
 
-from reconfair.metrics.uncertainty import CONTROL, UNMITIGATED, bootstrap_deltas
+from reconfair.metrics.settings import EvaluationSettings
+from reconfair.metrics.uncertainty import CONTROL, UNMITIGATED, resolve_bootstrap
 
 __all__ = ["EFFECT_COLUMNS", "SWEEP_COLUMNS", "lambda_sweep", "mitigation_effects"]
 
 EFFECT_COLUMNS = (
     "dataset", "task", "target", "condition", "degradation", "level", "recon", "mitigation", "attribute", "metric",
     "value_unmitigated", "value_mitigated", "delta", "se", "ci_low", "ci_high", "p_value", "p_adjusted",
-    "n_boot_valid", "n_paired",
+    "n_boot_valid", "n_boot", "test", "p_floor", "uncertainty_reason", "family", "family_size", "significant",
+    "mdc", "mdc_family", "n_paired", "n_replicates",
 )
 SWEEP_COLUMNS = (
     "dataset", "degradation", "level", "recon", "condition", "mitigation_kind", "lam", "psnr", "auroc",
@@ -46,37 +48,28 @@ SWEEP_COLUMNS = (
 )
 
 
-def mitigation_effects(
-    samples: pd.DataFrame,
-    *,
-    attributes: Sequence[str],
-    min_group_size: int = 10,
-    split: str = "test",
-    threshold: str | float = "fixed-validation",
-    patient_level: bool = False,
-    n_boot: int = 1000,
-    seed: int = 0,
-    adjust: str = "holm",
-    against: str = UNMITIGATED,
-) -> pd.DataFrame:
+def mitigation_effects(samples: pd.DataFrame, settings: EvaluationSettings, *, against: str = UNMITIGATED
+                       ) -> pd.DataFrame:
     """One row per mitigated condition x target x (attribute, metric): mitigated minus unmitigated.
 
     ``target == "macro"`` rows are not produced (AUROC is per target); the
     unmitigated and mitigated point estimates are ``value_unmitigated`` and
-    ``value_mitigated``.  Empty (with the columns) when nothing is mitigated.
-    ``against="control"``: each mitigation minus the same reconstructor's
-    ``finetune`` control (the same extra training without mitigation);
-    ``value_unmitigated`` then holds the control's value.
+    ``value_mitigated``.  Empty (with the columns) when nothing is mitigated
+    or ``settings.bootstrap`` is 0.  ``against="control"``: each mitigation
+    minus the same reconstructor's ``finetune`` control (the same extra
+    training without mitigation); ``value_unmitigated`` then holds the
+    control's value.  The families of ``settings.family`` hold this table's
+    tests alone.
     """
     from reconfair.metrics.aggregate import aggregate_patients
 
-    if "mitigation" not in samples.columns or (samples["mitigation"] == "none").all() or n_boot <= 0:
+    if ("mitigation" not in samples.columns or (samples["mitigation"] == "none").all()
+            or settings.bootstrap == 0):
         return pd.DataFrame(columns=list(EFFECT_COLUMNS))
     if against not in (UNMITIGATED, CONTROL):
         raise ValueError(f"against must be {UNMITIGATED!r} or {CONTROL!r}, got {against!r}")
-    rows = aggregate_patients(samples) if patient_level else samples
-    boot = bootstrap_deltas(rows, attributes=attributes, min_group_size=min_group_size, split=split,
-                            threshold=threshold, n_boot=n_boot, seed=seed, adjust=adjust, against=against)
+    rows = aggregate_patients(samples) if settings.patient_level else samples
+    boot, _, _ = resolve_bootstrap(rows, settings, against=against)
     boot = boot.rename(columns={"estimate_original": "value_unmitigated", "estimate": "value_mitigated"})
     boot["attribute"] = boot["attribute"].replace("", np.nan)
     return boot.reindex(columns=list(EFFECT_COLUMNS))

@@ -1,24 +1,31 @@
-"""Bootstrap uncertainty of every reconstructed-minus-original delta (DESIGN section 6).
+"""Bootstrap uncertainty of every reconstructed-minus-original delta, and the verdicts.
 
-:func:`bootstrap_deltas` runs :func:`reconfair.metrics.bootstrap.paired_bootstrap`
+:func:`bootstrap_deltas` runs the paired patient bootstrap
+(:mod:`reconfair.metrics.bootstrap`, :mod:`reconfair.metrics.bootstrap_segmentation`)
 on the per-sample table: for every classification run ``(dataset, task[,
-seed])`` and every condition other than ``"original"``, the
-paired patient bootstrap of ``metric(condition) - metric(original)`` for the
-AUROC of each target and each fairness metric of each target x attribute; for
-every segmentation run, likewise for mean Dice, ``delta_dice`` and ``ser``.
-The decision threshold follows :func:`reconfair.metrics.evaluate.evaluate`'s
-threshold policy (fixed-validation, refit or a number; with refit the
-original and the reconstructed condition each use their own threshold), so
-the deltas equal the point estimates.  P-values are adjusted (Holm or Benjamini-Hochberg) across
-the whole family of tests in the returned table.
+seed])`` and every condition other than ``"original"``, the change of the
+AUROC of each target and of each fairness metric of each target x attribute;
+for every segmentation run, of mean Dice, ``delta_dice`` and ``ser``.  Each
+change gets its SE, percentile CI and a test with its nominal size
+(:mod:`reconfair.metrics.hypothesis`); p-values are adjusted within the
+families of ``settings.family`` (:mod:`reconfair.metrics.families`), which
+also gives ``significant`` and the minimum detectable changes.  With model
+replicates (a ``replicate`` column), each replicate is bootstrapped on the
+same patient draws and the replicates are pooled by the two-way bootstrap of
+:func:`reconfair.metrics.replicates.pool_replicates`.  The decision threshold
+follows the threshold policy of :func:`reconfair.metrics.evaluate.evaluate`
+(per replicate), so the deltas equal the point estimates.
 
-:func:`attach_uncertainty` merges ``se, ci_low, ci_high, p_value, p_adjusted,
-n_boot_valid`` into the fairness table and into the AUROC and mean-Dice rows
-of the performance table of :class:`~reconfair.metrics.evaluate.EvaluationTables`.
+:func:`attach_uncertainty` merges those columns into the fairness table and
+into the AUROC and mean-Dice rows of the performance table;
+:func:`evaluate_with_uncertainty` is the one path from a per-sample table to
+``metrics/`` (``reconfair run`` and ``reconfair evaluate``), including
+``bootstrap: auto``, the model sanity check and the per-replicate tables.
 
 Examples
 --------
 >>> import numpy as np, pandas as pd
+>>> from reconfair.metrics.settings import EvaluationSettings
 >>> rng = np.random.default_rng(0)
 >>> y = rng.integers(0, 2, 120).astype(float)
 >>> clean = 0.5 * y + 0.5 * rng.random(120)
@@ -28,43 +35,53 @@ Examples
 ...                               "condition": condition, "attr_sex": np.tile(["F", "M"], 60),
 ...                               "split": np.where(np.arange(120) < 40, "val", "test")}))
 >>> samples = pd.concat(rows).assign(dataset="toy", task="classification", target="nodule")
->>> boot = bootstrap_deltas(samples, attributes=["sex"], n_boot=50)
->>> boot[["condition", "attribute", "metric", "n_boot_valid"]].values.tolist()[:2]
-[['noisy', '', 'auroc', 50], ['noisy', 'sex', 'eodd', 50]]
->>> bool((boot["p_adjusted"] >= boot["p_value"]).all())
-True
+>>> boot = bootstrap_deltas(samples, EvaluationSettings(attributes=("sex",), bootstrap=50, min_group_size=5))
+>>> boot[["condition", "attribute", "metric", "test", "n_boot_valid"]].values.tolist()[:2]
+[['noisy', '', 'auroc', 'percentile', 50], ['noisy', 'sex', 'eodd', 'wald-gaps', 50]]
+>>> bool((boot["p_adjusted"] >= boot["p_value"]).all()), bool((boot["p_value"] > 0).all())
+(True, True)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from reconfair.metrics.bootstrap import RESULT_COLUMNS, paired_bootstrap
-from reconfair.metrics.bootstrap_segmentation import paired_dice_bootstrap
+from reconfair.metrics.bootstrap import PairedReplicates, paired_replicates
+from reconfair.metrics.bootstrap_segmentation import paired_dice_replicates
 from reconfair.metrics.evaluate import (
     CONDITION_OPTIONAL,
     ORIGINAL,
-    RUN_OPTIONAL,
     EvaluationTables,
-    _attribute_columns,
-    _attribute_values,
-    _check_schema,
-    _check_threshold_policy,
-    _describe,
-    _fit_thresholds,
+    attribute_columns,
+    attribute_values,
+    check_schema,
+    describe_keys,
+    fit_thresholds,
 )
-from reconfair.metrics.multiple_testing import adjust_p_values
+from reconfair.metrics.families import (
+    adjust_families,
+    families_table,
+    family_notes,
+    needed_resamples,
+)
+from reconfair.metrics.hypothesis import RESULT_COLUMNS
+from reconfair.metrics.replicates import REPLICATE, combine_replicates, pool_replicates
+from reconfair.metrics.sanity import model_sanity, sanity_notes
+from reconfair.metrics.settings import AUTO, EvaluationSettings
 
-__all__ = ["bootstrap_deltas", "attach_uncertainty", "UNCERTAINTY_COLUMNS", "ADJUST_METHODS"]
+__all__ = ["bootstrap_deltas", "attach_uncertainty", "evaluate_with_uncertainty", "UNCERTAINTY_COLUMNS"]
 
-UNCERTAINTY_COLUMNS = ("se", "ci_low", "ci_high", "p_value", "p_adjusted", "n_boot_valid")
+UNCERTAINTY_COLUMNS = ("se", "ci_low", "ci_high", "p_value", "p_adjusted", "n_boot_valid", "n_boot", "test",
+                       "p_floor", "uncertainty_reason", "family", "family_size", "significant", "mdc", "mdc_family")
 """Columns :func:`attach_uncertainty` adds to the fairness and performance tables."""
-ADJUST_METHODS = ("holm", "bh")
 PATIENT_COLUMN = "patient_id"
+RUN_KEYS = ("dataset", "task", "seed")
+"""A classification run: one diagnostic model's output (per replicate); ``seed`` when the table has it."""
 UNMITIGATED = "unmitigated"
 CONTROL = "control"
 AGAINST = (ORIGINAL, UNMITIGATED, CONTROL)
@@ -89,21 +106,20 @@ def _per_sample(original: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
 
 
 def _patients_and_groups(
-    original: pd.DataFrame, common: pd.Index, attribute_columns: dict[str, str], patient: str
+    original: pd.DataFrame, common: pd.Index, columns_of: dict[str, str], patient: str
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Resampling unit and group values (intersections joined) of the paired samples ``common``."""
-    columns = list(dict.fromkeys(c for col in attribute_columns.values() for c in col.split("×")))
+    columns = list(dict.fromkeys(c for col in columns_of.values() for c in col.split("×")))
     meta = _per_sample(original, [*([patient] if patient != "sample_id" else []), *columns]).loc[common]
     patients = meta[patient].to_numpy() if patient != "sample_id" else common.to_numpy()
-    groups = {a: _attribute_values(meta, column).to_numpy() for a, column in attribute_columns.items()}
+    groups = {a: attribute_values(meta, column).to_numpy() for a, column in columns_of.items()}
     return patients, groups
 
 
-def _bootstrap_condition(original: pd.DataFrame, part: pd.DataFrame, thresholds: tuple[np.ndarray, np.ndarray],
-                         targets: list[Any],
-                         attribute_columns: dict[str, str], patient: str, options: dict[str, Any]
-                         ) -> tuple[pd.DataFrame, int, int]:
-    """The paired bootstrap of one condition against the original rows of its run."""
+def _classification_pair(original: pd.DataFrame, part: pd.DataFrame, thresholds: tuple[np.ndarray, np.ndarray],
+                         targets: list[Any], columns_of: dict[str, str], patient: str,
+                         settings: EvaluationSettings) -> tuple[PairedReplicates, int, int]:
+    """The paired resamples of one condition against its reference rows (one replicate)."""
     left, right = _wide(original, targets), _wide(part, targets)
     common = left.index.intersection(right.index).sort_values()
     dropped = len(left.index.union(right.index)) - len(common)
@@ -116,17 +132,17 @@ def _bootstrap_condition(original: pd.DataFrame, part: pd.DataFrame, thresholds:
                          f"original ({y_left[row, col]}) and this condition ({y_right[row, col]})")
     # a (sample, target) pair missing on either side is left out (label NaN)
     labels = np.where(np.isnan(y_right), np.nan, y_left)
-    patients, groups = _patients_and_groups(original, common, attribute_columns, patient)
-    table = paired_bootstrap(labels, left["y_score"].to_numpy(np.float64), right["y_score"].to_numpy(np.float64),
+    patients, groups = _patients_and_groups(original, common, columns_of, patient)
+    reps = paired_replicates(labels, left["y_score"].to_numpy(np.float64), right["y_score"].to_numpy(np.float64),
                              patients, groups=groups, threshold=thresholds[0], threshold_recon=thresholds[1],
-                             targets=[str(t) for t in targets], **options)
-    return table, len(common), dropped
+                             targets=[str(t) for t in targets], n_boot=int(settings.bootstrap), seed=settings.seed,
+                             min_group_size=settings.min_group_size, group_auroc=settings.group_auroc)
+    return reps, len(common), dropped
 
 
-def _bootstrap_segmentation(original: pd.DataFrame, part: pd.DataFrame, target: Any,
-                            attribute_columns: dict[str, str], patient: str, options: dict[str, Any]
-                            ) -> tuple[pd.DataFrame, int, int]:
-    """The paired bootstrap of mean Dice, delta_dice and SER of one condition against the original."""
+def _segmentation_pair(original: pd.DataFrame, part: pd.DataFrame, target: Any, columns_of: dict[str, str],
+                       patient: str, settings: EvaluationSettings) -> tuple[PairedReplicates, int, int]:
+    """The paired resamples of mean Dice, delta_dice and SER of one condition against its reference rows."""
     left, right = original.set_index("sample_id")["dice"], part.set_index("sample_id")["dice"]
     for side, name in ((left, "original"), (right, "this condition")):
         if side.index.duplicated().any():
@@ -134,162 +150,179 @@ def _bootstrap_segmentation(original: pd.DataFrame, part: pd.DataFrame, target: 
                              f"segmentation rows in {name} for target {target!r}")
     common = left.index.intersection(right.index).sort_values()
     dropped = len(left.index.union(right.index)) - len(common)
-    patients, groups = _patients_and_groups(original, common, attribute_columns, patient)
-    table = paired_dice_bootstrap(left.loc[common].to_numpy(np.float64), right.loc[common].to_numpy(np.float64),
-                                  patients, groups=groups, target=str(target), **options)
-    return table.assign(target=target), len(common), dropped
+    patients, groups = _patients_and_groups(original, common, columns_of, patient)
+    reps = paired_dice_replicates(left.loc[common].to_numpy(np.float64), right.loc[common].to_numpy(np.float64),
+                                  patients, groups=groups, target=str(target), n_boot=int(settings.bootstrap),
+                                  seed=settings.seed, min_group_size=settings.min_group_size)
+    return reps, len(common), dropped
 
 
-def bootstrap_deltas(
-    samples: pd.DataFrame,
-    *,
-    attributes: Sequence[str],
-    min_group_size: int = 10,
-    split: str = "test",
-    threshold: str | float = "fixed-validation",
-    n_boot: int = 1000,
-    seed: int = 0,
-    adjust: str = "holm",
-    group_auroc: bool = False,
-    against: str = ORIGINAL,
-) -> pd.DataFrame:
-    """Paired patient bootstrap of every performance and fairness delta (classification and segmentation).
+def _replicates(run: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
+    """``(replicate, rows)`` of a run: one entry per model replicate (one, ``None``, without the column)."""
+    if REPLICATE not in run.columns:
+        return [(None, run)]
+    return [(r, rows) for r, rows in run.groupby(REPLICATE, sort=True)]
+
+
+def _condition_rows(rows: pd.DataFrame, ident: dict[str, Any], condition_keys: list[str]) -> pd.DataFrame:
+    mask = np.ones(len(rows), dtype=bool)
+    for column in condition_keys:
+        value = ident[column]
+        column_values = rows[column]
+        mask &= column_values.isna().to_numpy() if pd.isna(value) else (column_values == value).to_numpy()
+    return rows.loc[mask]
+
+
+def bootstrap_deltas(samples: pd.DataFrame, settings: EvaluationSettings, *, against: str = ORIGINAL
+                     ) -> pd.DataFrame:
+    """Paired patient bootstrap, tests and verdicts of every performance and fairness delta.
 
     Classification: AUROC per target and the fairness metrics per target x
     attribute.  Segmentation (``task == "segmentation"``, column ``dice``):
     mean Dice (metric ``"dice"``) per target, and ``delta_dice`` and ``ser``
-    per target x attribute, from weighted group means of Dice per resample
-    (see :mod:`reconfair.metrics.bootstrap_segmentation`).
+    per target x attribute, from weighted group means of Dice per resample.
 
     Parameters
     ----------
     samples : pandas.DataFrame
-        The per-sample table of :func:`~reconfair.metrics.evaluate.evaluate`;
-        the resampling unit is ``patient_id`` when present, else ``sample_id``.
-        Each condition is paired with the original rows of its run by
+        The per-sample table (``docs/samples-table.md``); the resampling unit
+        is ``patient_id`` when present, else ``sample_id``.  Each condition is
+        paired with the reference rows of its run (and replicate) by
         ``sample_id`` (and target); unpaired samples are left out and counted.
-    attributes, min_group_size, split
-        As in :func:`~reconfair.metrics.evaluate.evaluate`.
-    threshold : {"fixed-validation", "refit"} or float, default "fixed-validation"
-        The decision threshold policy of evaluate; thresholds are fitted once
-        on the full val rows and held fixed across resamples.
-    n_boot : int, default 1000
-        Resamples per condition.
-    seed : int, default 0
-        Bootstrap seed (the same draw for every condition of a run).
-    adjust : {"holm", "bh"}, default "holm"
-        Multiple-testing correction over every test in the returned table.
-    group_auroc : bool, default False
-        Also bootstrap ``auroc_gap`` and ``worst_group_auroc``.
+    settings : EvaluationSettings
+        Attributes, group size, split, threshold policy, ``bootstrap`` (a
+        number >= 1 here; ``"auto"`` is resolved by
+        :func:`evaluate_with_uncertainty`), seed, family, adjustment, alpha.
     against : {"original", "unmitigated", "control"}, default "original"
         The reference of each delta: the original images, or (for the
         mitigated conditions only, ``mitigation != "none"``) the same
         reconstructor without mitigation, i.e. the condition named like it
         up to ``+<mitigation>``, or (``"control"``, for the mitigations other
         than the control) that reconstructor's ``+finetune`` control, when
-        the run has it.  ``estimate_original`` is then the reference's
-        value, and the adjustment runs over this family alone.
+        the run has it.  ``estimate_original`` is then the reference's value,
+        and the families hold this table's tests alone.
 
     Returns
     -------
     pandas.DataFrame
         One row per run x condition x target x (attribute, metric) (attribute
-        ``""`` for AUROC): the run and condition columns, ``target, attribute,
-        metric``, the bootstrap summary (``estimate_original, estimate, delta,
-        se, ci_low, ci_high, p_value, n_boot_valid``), ``p_adjusted``,
-        ``n_paired`` (samples paired) and ``reason`` (dropped samples).
+        ``""`` for AUROC and Dice): the run and condition columns, ``target,
+        attribute, metric``, the summary of
+        :class:`~reconfair.metrics.hypothesis.BootstrapResult`, ``family,
+        family_size, p_adjusted, significant, mdc, mdc_family``, ``n_paired``
+        (samples paired), ``n_replicates`` and ``reason`` (dropped samples).
 
     Raises
     ------
     ValueError
-        An unknown ``adjust``, a schema or attribute
-        error (as in evaluate), a run without original rows, or labels that
-        differ between the original and a condition.
+        A schema or attribute error (as in evaluate), a run without original
+        rows, a condition missing in a replicate, or labels that differ
+        between the original and a condition.
     """
-    _check_schema(samples)
-    policy = _check_threshold_policy(threshold)
+    check_schema(samples)
+    if not isinstance(settings, EvaluationSettings):
+        raise TypeError(f"settings must be an EvaluationSettings, got {type(settings).__name__}")
+    if settings.bootstrap == AUTO or int(settings.bootstrap) < 1:
+        raise ValueError(f"bootstrap_deltas needs settings.bootstrap >= 1 resamples, got {settings.bootstrap!r} "
+                         "('auto' is resolved by evaluate_with_uncertainty)")
     if against not in AGAINST:
         raise ValueError(f"against must be one of {AGAINST}, got {against!r}")
     if against in (UNMITIGATED, CONTROL) and "mitigation" not in samples.columns:
         raise ValueError(f"against={against!r} needs a 'mitigation' column in the per-sample table")
-    if adjust not in ADJUST_METHODS:
-        raise ValueError(f"adjust must be one of {ADJUST_METHODS}, got {adjust!r}")
-    attribute_columns = _attribute_columns(samples, attributes)
-    optional = [c for c in RUN_OPTIONAL if c in samples.columns]
+    columns_of = attribute_columns(samples, settings.attributes)
+    optional = [c for c in RUN_KEYS[2:] if c in samples.columns]
     run_keys = ["dataset", "task", *optional]
     target_keys = ["dataset", "task", "target", *optional]
     condition_keys = ["condition", *(c for c in CONDITION_OPTIONAL if c in samples.columns)]
     patient = PATIENT_COLUMN if PATIENT_COLUMN in samples.columns else "sample_id"
     head = [*run_keys, *condition_keys, "target", "attribute", "metric"]
-    columns = [*head, *RESULT_COLUMNS, "p_adjusted", "n_paired", "reason"]
+    columns = [*head, *RESULT_COLUMNS, "n_paired", "n_replicates", "reason"]
     classification = samples.loc[samples["task"] == "classification"]
-    data = classification.loc[classification["split"] == split]
-    segmentation = samples.loc[(samples["task"] == "segmentation") & (samples["split"] == split)]
-    for column in [*target_keys, "condition"]:
+    data = classification.loc[classification["split"] == settings.split]
+    segmentation = samples.loc[(samples["task"] == "segmentation") & (samples["split"] == settings.split)]
+    for column in [*target_keys, "condition", *([REPLICATE] if REPLICATE in samples.columns else [])]:
         for frame in (data, segmentation):
             if frame[column].isna().any():
                 raise ValueError(f"column {column!r} has {int(frame[column].isna().sum())} missing values")
+    policy = settings.threshold
+    labelled = dict(_replicates(classification))
+    fitted: dict[tuple, np.ndarray] = {}
 
-    def cuts(keys: dict[str, Any], targets: list[Any], condition: str) -> np.ndarray:
-        """Threshold per target of one run and condition, by the policy of evaluate."""
+    def cuts(keys: dict[str, Any], replicate: Any, targets: list[Any], condition: str) -> np.ndarray:
+        """Threshold per target of one run, replicate and condition, by the policy of evaluate (fitted once)."""
         if not isinstance(policy, str):
             return np.full(len(targets), policy)
-        fitted = _fit_thresholds(classification, target_keys, [
-            tuple(keys[k] if k != "target" else t for k in target_keys) for t in targets], condition=condition)
-        return np.array(list(fitted.values()))
-    options = {"n_boot": n_boot, "seed": seed, "min_group_size": min_group_size, "group_auroc": group_auroc}
+        wanted = [tuple(keys[k] if k != "target" else t for k in target_keys) for t in targets]
+        memo = (replicate, condition, *wanted)
+        if memo not in fitted:
+            found = fit_thresholds(labelled[replicate], target_keys, wanted, condition=condition)
+            fitted[memo] = np.array(list(found.values()))
+        return fitted[memo]
+
+    def pooled(ident: dict[str, Any], pieces: list[tuple[Any, pd.DataFrame]], pair) -> tuple[pd.DataFrame, int, int]:
+        """Each replicate's paired resamples of the condition ``ident``, pooled and summarised."""
+        reference = _reference(ident, against, present=set().union(*(set(r["condition"]) for _, r in pieces)))
+        if reference is None:
+            return pd.DataFrame(), 0, 0
+        draws, n_paired, dropped = [], 0, 0
+        for replicate, rows in pieces:
+            where = ident if replicate is None else {**ident, REPLICATE: replicate}
+            try:
+                part = _condition_rows(rows, ident, condition_keys)
+                if part.empty:
+                    raise ValueError(f"no rows of this condition in replicate {replicate!r}; every model replicate "
+                                     "needs every condition")
+                original = rows.loc[rows["condition"] == ORIGINAL]
+                if original.empty:
+                    raise ValueError(f"no rows with split == {settings.split!r} and condition == {ORIGINAL!r}; "
+                                     "every condition is compared with the original images")
+                base = original if reference == ORIGINAL else _reference_rows(rows, reference)
+                reps, n_paired, lost = pair(replicate, base, part, reference)
+            except ValueError as err:
+                raise ValueError(f"{describe_keys(where)}: {err}") from err
+            draws.append(reps)
+            dropped = max(dropped, lost)
+        table = pool_replicates(draws, seed=settings.seed).summaries(min_valid_fraction=settings.min_valid_fraction)
+        return table, n_paired, dropped
+
     frames = []
     for key, run in data.groupby(run_keys, sort=True):
         keys = dict(zip(run_keys, key))
-        original = run.loc[run["condition"] == ORIGINAL]
-        if original.empty:
-            raise ValueError(f"no rows with split == {split!r} and condition == {ORIGINAL!r} for "
-                             f"{_describe(keys)}; every condition is compared with the original images")
         targets = sorted(run["target"].unique())
-        original_cuts = cuts(keys, targets, ORIGINAL)
-        for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
+        pieces = _replicates(run)
+
+        def classify(replicate: Any, base: pd.DataFrame, part: pd.DataFrame, reference: str):
+            base_cuts = cuts(keys, replicate, targets, reference if policy == "refit" else ORIGINAL)
+            recon_cuts = cuts(keys, replicate, targets, part["condition"].iloc[0] if policy == "refit" else ORIGINAL)
+            return _classification_pair(base, part, (base_cuts, recon_cuts), targets, columns_of, patient, settings)
+
+        for condition, _ in run.groupby(condition_keys, sort=True, dropna=False):
             ident = {**keys, **dict(zip(condition_keys, condition if isinstance(condition, tuple) else (condition,)))}
-            reference = _reference(ident, against, present=set(run["condition"]))
-            if reference is None:
+            table, n_paired, dropped = pooled(ident, pieces, classify)
+            if table.empty:
                 continue
-            try:
-                base, base_cuts = original, original_cuts
-                if reference != ORIGINAL:
-                    base = _reference_rows(run, reference)
-                    base_cuts = cuts(keys, targets, reference) if policy == "refit" else original_cuts
-                recon_cuts = cuts(keys, targets, ident["condition"]) if policy == "refit" else original_cuts
-                table, n_paired, dropped = _bootstrap_condition(base, part, (base_cuts, recon_cuts),
-                                                                targets, attribute_columns, patient, options)
-            except ValueError as err:
-                raise ValueError(f"{_describe(ident)}: {err}") from err
             table["target"] = table["target"].map(dict(zip(map(str, targets), targets)))
-            frames.append(table.assign(**ident, n_paired=n_paired,
+            frames.append(table.assign(**ident, n_paired=n_paired, n_replicates=len(pieces),
                                        reason=f"dropped {dropped} unpaired samples" if dropped else ""))
-    seg_options = {"n_boot": n_boot, "seed": seed, "min_group_size": min_group_size}
     for key, run in segmentation.groupby(target_keys, sort=True):
         keys = dict(zip(target_keys, key))
-        original = run.loc[run["condition"] == ORIGINAL]
-        if original.empty:
-            raise ValueError(f"no rows with split == {split!r} and condition == {ORIGINAL!r} for "
-                             f"{_describe(keys)}; every condition is compared with the original images")
-        for condition, part in run.groupby(condition_keys, sort=True, dropna=False):
+        pieces = _replicates(run)
+
+        def segment(replicate: Any, base: pd.DataFrame, part: pd.DataFrame, reference: str):
+            return _segmentation_pair(base, part, keys["target"], columns_of, patient, settings)
+
+        for condition, _ in run.groupby(condition_keys, sort=True, dropna=False):
             ident = {**keys, **dict(zip(condition_keys, condition if isinstance(condition, tuple) else (condition,)))}
-            reference = _reference(ident, against, present=set(run["condition"]))
-            if reference is None:
+            table, n_paired, dropped = pooled(ident, pieces, segment)
+            if table.empty:
                 continue
-            try:
-                base = original if reference == ORIGINAL else _reference_rows(run, reference)
-                table, n_paired, dropped = _bootstrap_segmentation(base, part, keys["target"],
-                                                                   attribute_columns, patient, seg_options)
-            except ValueError as err:
-                raise ValueError(f"{_describe(ident)}: {err}") from err
-            frames.append(table.assign(**ident, n_paired=n_paired,
+            frames.append(table.assign(**ident, n_paired=n_paired, n_replicates=len(pieces),
                                        reason=f"dropped {dropped} unpaired samples" if dropped else ""))
-    if not frames:
-        return pd.DataFrame(columns=columns)
-    out = pd.concat(frames, ignore_index=True)
-    out["p_adjusted"] = adjust_p_values(out["p_value"].to_numpy(np.float64), method=adjust)
-    return out[columns]
+    out = pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+    out = adjust_families(out, settings)
+    order = [*head, *RESULT_COLUMNS[:7], "p_adjusted", *RESULT_COLUMNS[7:], "family", "family_size", "significant",
+             "mdc", "mdc_family", "n_paired", "n_replicates", "reason"]
+    return out[order]
 
 
 def _reference(ident: dict[str, Any], against: str, *, present: set[str]) -> str | None:
@@ -314,72 +347,130 @@ def _reference_rows(run: pd.DataFrame, reference: str) -> pd.DataFrame:
 
 
 def attach_uncertainty(tables: EvaluationTables, boot: pd.DataFrame) -> EvaluationTables:
-    """Add ``se, ci_low, ci_high, p_value, p_adjusted, n_boot_valid`` to fairness and AUROC/Dice rows.
+    """Add the :data:`UNCERTAINTY_COLUMNS` to fairness and AUROC/Dice rows.
 
     Rows are matched on the run and condition columns, ``target``,
     ``attribute`` and ``metric``; rows without a bootstrap (the original
-    condition, metrics not bootstrapped such as image quality) get NaN.
-    Segmentation rows get the ``dice`` (performance), ``delta_dice`` and
-    ``ser`` (fairness) bootstraps.
+    condition, metrics not bootstrapped such as image quality) get NaN
+    (``significant`` False).  Segmentation rows get the ``dice``
+    (performance), ``delta_dice`` and ``ser`` (fairness) bootstraps.
 
     >>> empty = pd.DataFrame(columns=["dataset", "task", "target", "condition", "attribute", "metric"])
     >>> tables = EvaluationTables(empty.drop(columns="attribute"), empty, empty)
     >>> boot = empty.reindex(columns=[*empty.columns, *UNCERTAINTY_COLUMNS])
-    >>> list(attach_uncertainty(tables, boot).fairness.columns)[-6:]
-    ['se', 'ci_low', 'ci_high', 'p_value', 'p_adjusted', 'n_boot_valid']
+    >>> list(attach_uncertainty(tables, boot).fairness.columns)[-3:]
+    ['significant', 'mdc', 'mdc_family']
     """
     missing = [c for c in ("target", "attribute", "metric", *UNCERTAINTY_COLUMNS) if c not in boot.columns]
     if missing:
         raise ValueError(f"boot lacks column(s) {missing}; pass the output of bootstrap_deltas")
+    not_keys = {*UNCERTAINTY_COLUMNS, "estimate_original", "estimate", "delta", "reason", "n_paired", "n_replicates"}
     frames = {}
     for name in ("fairness", "performance"):
         table = getattr(tables, name).drop(columns=[c for c in UNCERTAINTY_COLUMNS
                                                     if c in getattr(tables, name).columns])
-        keys = [c for c in boot.columns if c in table.columns and c not in UNCERTAINTY_COLUMNS
-                and c not in ("estimate_original", "estimate", "delta", "reason")]
+        keys = [c for c in boot.columns if c in table.columns and c not in not_keys]
         part = boot if name == "fairness" else boot.loc[boot["attribute"] == ""].drop(columns="attribute")
         if name == "performance":
             keys = [k for k in keys if k != "attribute"]
         extra = part[[*keys, *UNCERTAINTY_COLUMNS]]
         if extra.empty:
-            frames[name] = table.assign(**{c: np.nan for c in UNCERTAINTY_COLUMNS})
-            frames[name]["n_boot_valid"] = frames[name]["n_boot_valid"].astype("Int64")
-            continue
-        if extra.duplicated(keys).any():
-            raise ValueError(f"boot has several rows per {keys}; pass one bootstrap_deltas table")
-        merged = table.merge(extra, on=keys, how="left", validate="many_to_one")
-        merged["n_boot_valid"] = merged["n_boot_valid"].astype("Int64")
+            merged = table.assign(**{c: np.nan for c in UNCERTAINTY_COLUMNS})
+        else:
+            if extra.duplicated(keys).any():
+                raise ValueError(f"boot has several rows per {keys}; pass one bootstrap_deltas table")
+            merged = table.merge(extra, on=keys, how="left", validate="many_to_one")
+        for column in ("n_boot_valid", "n_boot", "family_size"):
+            merged[column] = merged[column].astype("Int64")
+        merged["significant"] = merged["significant"].astype("boolean").fillna(False).astype(bool)
+        for column in ("test", "uncertainty_reason", "family"):
+            merged[column] = merged[column].astype(object).where(merged[column].notna(), "").astype(str)
         frames[name] = merged
-    return EvaluationTables(performance=frames["performance"], groups=tables.groups, fairness=frames["fairness"])
+    return replace(tables, performance=frames["performance"], fairness=frames["fairness"])
 
 
-def evaluate_with_uncertainty(
-    samples: pd.DataFrame,
-    *,
-    attributes: Sequence[str],
-    min_group_size: int = 10,
-    split: str = "test",
-    threshold: str | float = "fixed-validation",
-    patient_level: bool = False,
-    n_boot: int = 1000,
-    seed: int = 0,
-    adjust: str = "holm",
-    group_auroc: bool = False,
-) -> EvaluationTables:
-    """The metric tables of a per-sample table, with bootstrap uncertainty when ``n_boot > 0``.
+def resolve_bootstrap(samples: pd.DataFrame, settings: EvaluationSettings, *, against: str = ORIGINAL
+                      ) -> tuple[pd.DataFrame, int, list[str]]:
+    """:func:`bootstrap_deltas` with B resolved: ``(table, B, notes)``.
+
+    A number is used as given.  ``"auto"`` runs B = 1000 first (the
+    minimum, :data:`~reconfair.metrics.families.AUTO_MINIMUM`), asks
+    :func:`~reconfair.metrics.families.needed_resamples` what the families
+    need, and reruns with that many when the time per resample measured on
+    the first run leaves room in ``settings.bootstrap_budget_s``; a note says
+    when the budget capped it.
+    """
+    from reconfair.metrics.families import AUTO_MINIMUM
+
+    if settings.bootstrap != AUTO:
+        return bootstrap_deltas(samples, settings, against=against), int(settings.bootstrap), []
+    started = time.perf_counter()
+    first = settings.with_bootstrap(AUTO_MINIMUM)
+    boot = bootstrap_deltas(samples, first, against=against)
+    elapsed = time.perf_counter() - started
+    needed = needed_resamples(boot, first)
+    if needed <= AUTO_MINIMUM:
+        return boot, AUTO_MINIMUM, []
+    per_resample = elapsed / AUTO_MINIMUM
+    affordable = int((settings.bootstrap_budget_s - elapsed) / per_resample) if per_resample > 0 else needed
+    chosen = min(needed, affordable)
+    notes = []
+    if chosen < needed:
+        notes.append(f"bootstrap: auto: the families need B = {needed} but the budget of "
+                     f"{settings.bootstrap_budget_s:g} s allows B = {max(chosen, AUTO_MINIMUM)} "
+                     f"({1000 * per_resample:.1f} s per 1000 resamples); raise evaluation.bootstrap_budget_s")
+    if chosen <= AUTO_MINIMUM:
+        return boot, AUTO_MINIMUM, notes
+    return bootstrap_deltas(samples, settings.with_bootstrap(chosen), against=against), chosen, notes
+
+
+def _with_model_status(table: pd.DataFrame, models: pd.DataFrame) -> pd.DataFrame:
+    """``model_status``: "uninformative" when the target's model (any replicate of it) is flagged, else "ok"."""
+    keys = [c for c in ("dataset", "task", "target", "seed") if c in table.columns and c in models.columns]
+    flagged = models.assign(_bad=models["status"] == "uninformative").groupby(keys, sort=False)["_bad"].any()
+    status = flagged.map({True: "uninformative", False: "ok"}).rename("model_status").reset_index()
+    merged = table.drop(columns="model_status", errors="ignore").merge(status, on=keys, how="left")
+    merged["model_status"] = merged["model_status"].fillna("ok")
+    return merged
+
+
+def evaluate_with_uncertainty(samples: pd.DataFrame, settings: EvaluationSettings) -> EvaluationTables:
+    """The metric tables of a per-sample table, with tests and verdicts when ``settings.bootstrap`` is not 0.
 
     The one path from ``samples.parquet`` to ``metrics/`` (``reconfair run``
     and ``reconfair evaluate``): optional patient-level aggregation, then
-    :func:`~reconfair.metrics.evaluate.evaluate`, :func:`bootstrap_deltas` and
-    :func:`attach_uncertainty` with the same settings.
+    :func:`~reconfair.metrics.evaluate.evaluate` (per model replicate),
+    :func:`~reconfair.metrics.sanity.model_sanity`, the bootstrap
+    (:func:`resolve_bootstrap`) and :func:`attach_uncertainty`.  With
+    several replicates the fairness and performance tables hold the
+    method-level rows (:func:`~reconfair.metrics.replicates.combine_replicates`)
+    and ``replicates_*`` the per-replicate ones.
     """
     from reconfair.metrics.aggregate import aggregate_patients
     from reconfair.metrics.evaluate import evaluate
 
-    rows = aggregate_patients(samples) if patient_level else samples
-    settings = {"attributes": attributes, "min_group_size": min_group_size, "split": split, "threshold": threshold}
-    tables = evaluate(rows, **settings)
-    if n_boot <= 0:
-        return tables
-    boot = bootstrap_deltas(rows, **settings, n_boot=n_boot, seed=seed, adjust=adjust, group_auroc=group_auroc)
-    return attach_uncertainty(tables, boot)
+    if not isinstance(settings, EvaluationSettings):
+        raise TypeError(f"settings must be an EvaluationSettings, got {type(settings).__name__}")
+    rows = aggregate_patients(samples) if settings.patient_level else samples
+    tables = evaluate(rows, attributes=settings.attributes, min_group_size=settings.min_group_size,
+                      split=settings.split, threshold=settings.threshold)
+    per_replicate: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None)
+    if REPLICATE in rows.columns and rows[REPLICATE].nunique() > 1:
+        per_replicate = (tables.performance, tables.fairness)
+        performance, fairness = combine_replicates(tables.performance, tables.fairness)
+        tables = replace(tables, performance=performance, fairness=fairness)
+    elif REPLICATE in rows.columns:
+        tables = replace(tables, performance=tables.performance.drop(columns=REPLICATE),
+                         fairness=tables.fairness.drop(columns=REPLICATE))
+    models = model_sanity(rows)
+    notes = sanity_notes(models)
+    tables = replace(tables, performance=_with_model_status(tables.performance, models),
+                     fairness=_with_model_status(tables.fairness, models), models=models,
+                     replicates_performance=per_replicate[0], replicates_fairness=per_replicate[1])
+    if settings.bootstrap == 0:
+        return replace(tables, notes=tuple(notes))
+    boot, n_boot, auto_notes = resolve_bootstrap(rows, settings)
+    tables = attach_uncertainty(tables, boot)
+    families = families_table(boot, settings)
+    notes += auto_notes + family_notes(families, settings)
+    return replace(tables, families=families, notes=tuple(notes), n_boot=n_boot)
