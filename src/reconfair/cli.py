@@ -10,6 +10,7 @@ import math
 import os
 import shutil
 from pathlib import Path
+from typing import NoReturn
 
 import typer
 from rich.console import Console
@@ -87,46 +88,92 @@ def evaluate(
     threshold: str = typer.Option(
         "fixed-validation", "--threshold", help="fixed-validation, refit, or a number in [0, 1]."
     ),
-    min_group_size: int = typer.Option(10, "--min-group-size", min=1, help="Smaller groups are excluded."),
+    min_group_size: int = typer.Option(10, "--min-group-size", help="Smaller groups are excluded."),
     split: str = typer.Option("test", "--split", help="Rows the metrics are computed on."),
     patient_level: bool = typer.Option(
         False, "--patient-level", help="One row per patient first: median score, mean Dice."
     ),
-    bootstrap: int = typer.Option(
-        1000, "--bootstrap", min=0, help="Paired patient-bootstrap resamples for SE/CI/p of each delta; 0 = skip."
+    scores: str = typer.Option(
+        "probabilities", "--scores", help="What y_score holds: probabilities (in [0, 1]) or logits (sigmoid applied)."
+    ),
+    bootstrap: str = typer.Option(
+        "1000", "--bootstrap", help="Paired patient-bootstrap resamples for SE/CI/p of each delta; 0 = skip; auto."
+    ),
+    bootstrap_budget: float = typer.Option(
+        600.0, "--bootstrap-budget", help="Seconds --bootstrap auto may spend on resamples."
     ),
     seed: int = typer.Option(0, "--seed", help="Bootstrap seed."),
     adjust: str = typer.Option("holm", "--adjust", help="Multiple-testing correction: holm or bh."),
+    family: str = typer.Option(
+        "metric", "--family", help="Multiple-testing family: report, metric (dataset x task x attribute x metric) "
+        "or target (also per target)."
+    ),
+    alpha: float = typer.Option(0.05, "--alpha", help="Significance level of the adjusted p-values."),
     group_auroc: bool = typer.Option(
         False, "--bootstrap-group-auroc", help="Also bootstrap the AUROC gap and worst-group AUROC (slower)."
     ),
 ) -> None:
-    """Compute the metrics of a per-sample table made anywhere (no predictions are recomputed)."""
-    from reconfair.engine.table import read_samples
+    """Compute the metrics of a per-sample table made anywhere (no predictions are recomputed).
+
+    Every error exits 2 with one line, ``error: SAMPLES: <message>``.
+    """
     from reconfair.metrics.replicates import write_seed_summaries
+    from reconfair.metrics.schema import read_table
+    from reconfair.metrics.settings import THRESHOLD_POLICIES, EvaluationSettings
     from reconfair.metrics.uncertainty import evaluate_with_uncertainty
 
-    policy: str | float = threshold
-    if threshold not in ("fixed-validation", "refit"):
-        try:
-            policy = float(threshold)
-        except ValueError:
-            _fail(f"--threshold: expected fixed-validation, refit or a number in [0, 1], got {threshold!r}")
-    if adjust not in ("holm", "bh"):
-        _fail(f"--adjust: expected holm or bh, got {adjust!r}")
     try:
-        names = [a.strip() for a in attributes.split(",") if a.strip()]
-        tables = evaluate_with_uncertainty(
-            read_samples(samples), attributes=names, min_group_size=min_group_size, split=split, threshold=policy,
-            patient_level=patient_level, n_boot=bootstrap, seed=seed, adjust=adjust, group_auroc=group_auroc,
+        settings = EvaluationSettings(
+            attributes=tuple(a.strip() for a in attributes.split(",") if a.strip()),
+            min_group_size=min_group_size, split=split,
+            threshold=threshold if threshold in THRESHOLD_POLICIES else _number(threshold, float),
+            patient_level=patient_level, bootstrap=_number(bootstrap, int), bootstrap_budget_s=bootstrap_budget,
+            seed=seed, adjust=adjust, family=family, alpha=alpha, group_auroc=group_auroc,
         )
+        table = read_table(samples, scores=scores)
     except ValueError as error:
-        _fail(f"{samples}: {error}")
+        _input_error(samples, _option_message(str(error)))
+    try:
+        tables = evaluate_with_uncertainty(table, settings)
+    except ValueError as error:
+        _input_error(samples, str(error))
     folder = tables.to_csv(out)
     seeds = write_seed_summaries(tables, folder)
     out_console.print(f"wrote {folder}/performance.csv, groups.csv, fairness.csv")
     if seeds:
         out_console.print(f"wrote {', '.join(p.name for p in seeds)} (mean ± sd over replicate seeds)")
+
+
+# Fields of EvaluationSettings (and read_table's ``scores``) -> the evaluate option that sets them.
+EVALUATE_OPTIONS = {
+    "attributes": "--attributes", "min_group_size": "--min-group-size", "split": "--split",
+    "threshold": "--threshold", "patient_level": "--patient-level", "bootstrap": "--bootstrap",
+    "bootstrap_budget_s": "--bootstrap-budget", "seed": "--seed", "adjust": "--adjust", "family": "--family",
+    "alpha": "--alpha", "group_auroc": "--bootstrap-group-auroc", "scores": "--scores",
+}
+
+
+def _number(text: str, kind: type) -> object:
+    """``kind(text)``, or ``text`` unchanged for EvaluationSettings to reject with its own message."""
+    try:
+        return kind(text)
+    except ValueError:
+        return text
+
+
+def _option_message(message: str) -> str:
+    """``threshold: expected ...`` -> ``--threshold: expected ...``; other messages unchanged."""
+    field, sep, rest = message.partition(": ")
+    return f"{EVALUATE_OPTIONS[field]}: {rest}" if sep and field in EVALUATE_OPTIONS else message
+
+
+def _input_error(path: Path, message: str) -> NoReturn:
+    """Exit 2 with one line naming the file once: ``error: <path>: <message>``."""
+    from rich.markup import escape
+
+    line = " ".join(message.split())
+    err_console.print(f"[bold red]error:[/] {escape(f'{path}: {line}')}", highlight=False, soft_wrap=True)
+    raise typer.Exit(EXIT_CONFIG_ERROR)
 
 
 @app.command()
