@@ -6,11 +6,13 @@ set's table (to count split sizes), computes the same cache keys as
 :mod:`reconfair.engine.keys`, and checks which entries already exist.  Looking
 at the plan never changes the cache (not even :attr:`Cache.events`).
 
-Stages, per data set: one ``diagnostic`` model per task, one ``reconstructor``
-per degradation level and learned reconstructor that is trained here (not for
-baselines, plug-ins or user checkpoints), one ``mitigated-reconstructor`` per
-mitigation and lambda that fine-tunes one, one ``inference`` per condition;
-then ``evaluate`` and ``report`` for the whole study.
+Stages, per data set and model replicate (``StudyConfig.replicates``; with
+more than one, each label ends in `` (replicate k)``): one ``diagnostic``
+model per task, one ``reconstructor`` per degradation level and learned
+reconstructor that is trained here (not for baselines, plug-ins or user
+checkpoints), one ``mitigated-reconstructor`` per mitigation and lambda that
+fine-tunes one, one ``inference`` per condition; then ``evaluate`` and
+``report`` for the whole study.
 
 ``status`` is ``cached`` (the entry exists), ``pending`` (a run computes it) or
 ``always`` (never cached: inference through a plug-in or user checkpoint,
@@ -114,7 +116,7 @@ def plan_study(config: StudyConfig, cache: Cache) -> list[Stage]:
     Returns
     -------
     list of Stage
-        Per data set: diagnostic, reconstructor and inference stages; then evaluate and report.
+        Per data set and replicate: diagnostic, reconstructor and inference stages; then evaluate and report.
     """
     stages: list[Stage] = []
     for dataset_config in config.datasets:
@@ -136,35 +138,49 @@ def summarize(stages: list[Stage]) -> str:
 
 
 def _dataset_stages(dataset_config: DatasetConfig, config: StudyConfig, cache: Cache) -> list[Stage]:
+    split_sizes = build_dataset(dataset_config, seed=config.seed, lazy=True).table["split"].value_counts().to_dict()
+    stages: list[Stage] = []
+    for replicate in range(config.replicates):
+        suffix = f" (replicate {replicate})" if config.replicates > 1 else ""
+        stages += _replicate_stages(dataset_config, config, cache, split_sizes, replicate, suffix)
+    return stages
+
+
+def _replicate_stages(
+    dataset_config: DatasetConfig, config: StudyConfig, cache: Cache, split_sizes: dict[str, int], replicate: int,
+    suffix: str,
+) -> list[Stage]:
+    """One model replicate's stages of a data set: diagnostic, reconstructor, mitigated, inference."""
     seed, name = config.seed, dataset_config.name
-    split_sizes = build_dataset(dataset_config, seed=seed, lazy=True).table["split"].value_counts().to_dict()
     n_train = int(split_sizes.get("train", 0))
     stages: list[Stage] = []
     model_keys: dict[str, str] = {}
     for task in dataset_config.tasks:
-        key = model_keys[task.kind] = cache.key("diagnostic", diagnostic_slice(dataset_config, task, seed))
-        stages.append(_stage(cache, "diagnostic", key, f"{name} {task.kind}", (), task.model.epochs * n_train))
+        key = model_keys[task.kind] = cache.key("diagnostic",
+                                                diagnostic_slice(dataset_config, task, seed, replicate=replicate))
+        stages.append(_stage(cache, "diagnostic", key, f"{name} {task.kind}{suffix}", (),
+                             task.model.epochs * n_train))
     conditions = dataset_conditions(dataset_config, config.attributes)
     trained: dict[str, Stage] = {}
     for condition in conditions:
         if condition.trains_reconstructor:
             classifier = (model_keys["classification"],) if condition.mitigation is not None else ()
             stage = trained[condition.name] = _reconstructor_stage(condition, dataset_config, seed, cache, n_train,
-                                                                   classifier)
+                                                                   classifier, replicate=replicate, suffix=suffix)
             stages.append(stage)
     for condition in conditions:
         splits = inferred_splits(config.evaluation, condition)
         n_images = sum(int(split_sizes.get(split, 0)) for split in splits)
         recon_stage = trained.get(condition.name)
         depends = (*model_keys.values(), *((recon_stage.ref,) if recon_stage else ()))
-        label = f"{name} {condition.name}"
-        recon_key = reconstructor_key(condition, dataset_config, seed, cache)
+        label = f"{name} {condition.name}{suffix}"
+        recon_key = reconstructor_key(condition, dataset_config, seed, cache, replicate=replicate)
         if recon_key is None:  # plug-ins and user checkpoints: never cached
             stages.append(Stage("inference", None, label, depends, "always", n_images))
             continue
         config_slice = inference_slice(
             dataset_config, seed, condition=condition, reconstructor_key=recon_key, model_keys=model_keys,
-            splits=splits,
+            splits=splits, replicate=replicate,
         )
         stages.append(_stage(cache, "inference", cache.key("inference", config_slice), label, depends, n_images))
     return stages
@@ -172,19 +188,19 @@ def _dataset_stages(dataset_config: DatasetConfig, config: StudyConfig, cache: C
 
 def _reconstructor_stage(
     condition: Condition, dataset_config: DatasetConfig, seed: int, cache: Cache, n_train: int,
-    depends: tuple[str, ...] = (),
+    depends: tuple[str, ...] = (), *, replicate: int = 0, suffix: str = "",
 ) -> Stage:
     from reconfair.recon.learned import default_spec
 
     entry, operator = condition.entry, condition.operator
-    key = reconstructor_key(condition, dataset_config, seed, cache)
+    key = reconstructor_key(condition, dataset_config, seed, cache, replicate=replicate)
     label = f"{dataset_config.name} {operator.name}@{float(operator.level):g} {entry.name}"
     if condition.mitigation is not None:  # fine-tuning: after the unmitigated model and the classifier
-        depends = (*depends, reconstructor_key(condition.unmitigated, dataset_config, seed, cache))
-        label = f"{label}+{condition.mitigation.label}"
+        depends = (*depends, reconstructor_key(condition.unmitigated, dataset_config, seed, cache, replicate=replicate))
+        label = f"{label}+{condition.mitigation.label}{suffix}"
         return _stage(cache, MITIGATION_STAGE, key, label, depends, condition.mitigation.epochs * n_train)
     epochs = int(default_spec(entry.name, entry.preset, **entry.settings)["epochs"])
-    return _stage(cache, "reconstructor", key, label, (), epochs * n_train)
+    return _stage(cache, "reconstructor", key, label + suffix, (), epochs * n_train)
 
 
 def _stage(cache: Cache, kind: str, key: str, label: str, depends: tuple[str, ...], estimate: int) -> Stage:
