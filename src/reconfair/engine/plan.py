@@ -50,6 +50,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+import pandas as pd
+
 from reconfair.config import DatasetConfig, StudyConfig
 from reconfair.engine.cache import Cache
 from reconfair.engine.conditions import Condition, dataset_conditions
@@ -57,7 +59,7 @@ from reconfair.engine.datasets import build_dataset
 from reconfair.engine.keys import diagnostic_slice, inference_slice, inferred_splits
 from reconfair.engine.reconstruction import MITIGATION_STAGE, reconstructor_key
 
-__all__ = ["Stage", "plan_study", "summarize"]
+__all__ = ["Stage", "group_size_warnings", "plan_study", "summarize"]
 
 Status = Literal["cached", "pending", "always"]
 STAGE_KINDS = ("diagnostic", "reconstructor", "mitigated-reconstructor", "inference", "evaluate", "report")
@@ -135,6 +137,71 @@ def summarize(stages: list[Stage]) -> str:
     """
     counts = {status: sum(s.status == status for s in stages) for status in ("cached", "pending", "always")}
     return f"{len(stages)} stages: {counts['cached']} cached, {counts['pending']} pending, {counts['always']} always"
+
+
+def group_size_warnings(config: StudyConfig) -> list[str]:
+    """Groups of the evaluation split too small for some fairness metrics, one sentence each.
+
+    For each data set, on ``config.evaluation.split``, each study attribute
+    (an intersection ``sex*age_group`` or ``sex×age_group`` has the joined
+    values as groups, e.g. ``F×<58``) and each group: for every
+    classification target, a warning when the group has fewer than
+    ``config.evaluation.min_group_size`` positives (it will not enter TPR,
+    so not EODD or EOP) or negatives (not FPR, so not EODD); with a
+    segmentation task, a warning when it has fewer samples than that (not in
+    the Dice gap).  Labels that are NaN count as neither.  With
+    ``patient_level`` the counts are of patients (one row each).  Nothing is
+    trained: only the data sets' tables are built.
+
+    Parameters
+    ----------
+    config
+        A validated study configuration.
+
+    Returns
+    -------
+    list of str
+        In data-set, attribute, group, target order; empty when every group is large enough.
+    """
+    evaluation = config.evaluation
+    split, minimum = evaluation.split, evaluation.min_group_size
+    warnings: list[str] = []
+    for dataset_config in config.datasets:
+        samples = build_dataset(dataset_config, seed=config.seed, lazy=True)
+        table = samples.table[samples.table["split"] == split]
+        if evaluation.patient_level:
+            table = table.drop_duplicates("patient_id")
+        kinds = {task.kind for task in dataset_config.tasks}
+        targets = list(samples.label_names) if "classification" in kinds else []
+        where = f"in the {split} split (min_group_size {minimum})"
+        for attribute in config.attributes:
+            name, groups = _attribute_groups(table, attribute)
+            for group in sorted(groups.unique()):
+                members = table[groups == group]
+                for target in targets:
+                    labels = members[f"label_{target}"]
+                    for count, what, consequence in ((int((labels == 1).sum()), "positives", "TPR (EODD, EOP)"),
+                                                     (int((labels == 0).sum()), "negatives", "FPR (EODD)")):
+                        if count < minimum:
+                            warnings.append(f"{dataset_config.name}: {name} {group} has {count} {what} of {target} "
+                                            f"{where}: it will not enter {consequence} there")
+                if "segmentation" in kinds and len(members) < minimum:
+                    warnings.append(f"{dataset_config.name}: {name} {group} has {len(members)} samples {where}: "
+                                    "it will not enter the Dice gap there")
+    return warnings
+
+
+def _attribute_groups(table: pd.DataFrame, attribute: str) -> tuple[str, pd.Series]:
+    """An attribute's name with ``×`` and each row's group: its value, or the values joined by ``×``."""
+    parts = [part.strip() for part in attribute.replace("*", "×").split("×")]
+    missing = [part for part in parts if f"attr_{part}" not in table.columns]
+    if missing:
+        found = sorted(c.removeprefix("attr_") for c in table.columns if c.startswith("attr_"))
+        raise ValueError(f"attributes: {attribute!r} names {missing}, which the data set lacks; it has {found}")
+    groups = table[f"attr_{parts[0]}"].astype(str)
+    for part in parts[1:]:
+        groups = groups + "×" + table[f"attr_{part}"].astype(str)
+    return "×".join(parts), groups
 
 
 def _dataset_stages(dataset_config: DatasetConfig, config: StudyConfig, cache: Cache) -> list[Stage]:
