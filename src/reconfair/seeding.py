@@ -33,6 +33,7 @@ __all__ = [
     "torch_generator",
     "sample_generators",
     "draw_per_sample",
+    "replicate_seed",
     "seeded_torch_global",
 ]
 
@@ -47,6 +48,37 @@ def derive_seed(*parts: SeedPart) -> int:
     text = "\x1f".join(repr(p) for p in parts).encode("utf-8")
     digest = hashlib.blake2b(text, digest_size=8).digest()
     return int.from_bytes(digest, "little") & ((1 << 63) - 1)
+
+
+def replicate_seed(seed: int, replicate: int) -> int:
+    """The model seed of replicate ``replicate`` of a study seeded with ``seed``.
+
+    Replicate 0 uses ``seed`` itself (a one-replicate study trains exactly the
+    models it trained before replicates existed); replicate ``k > 0`` uses
+    ``derive_seed(seed, "replicate", k)``.
+
+    Parameters
+    ----------
+    seed
+        The study's seed (``StudyConfig.seed``).
+    replicate
+        The replicate index, ``0 <= replicate < StudyConfig.replicates``.
+
+    Returns
+    -------
+    int
+        The seed every learned model of that replicate is trained with.
+
+    Examples
+    --------
+    >>> replicate_seed(7, 0)
+    7
+    >>> replicate_seed(7, 1) == derive_seed(7, "replicate", 1) != replicate_seed(7, 2)
+    True
+    """
+    if replicate < 0:
+        raise ValueError(f"replicate must be >= 0, got {replicate}")
+    return int(seed) if replicate == 0 else derive_seed(seed, "replicate", int(replicate))
 
 
 def numpy_generator(*parts: SeedPart) -> np.random.Generator:

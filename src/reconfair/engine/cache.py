@@ -183,6 +183,8 @@ class CacheEntry:
         ...                 "degradation": {"operator": "radiograph-lowdose", "level": 3000.0}}
         >>> CacheEntry("reconstructor", "k", Path("."), 0, 0.0, config_slice).description
         'synthetic-chest radiograph-lowdose@3000 unet'
+        >>> CacheEntry("reconstructor", "k", Path("."), 0, 0.0, {**config_slice, "replicate": 2}).description
+        'synthetic-chest radiograph-lowdose@3000 unet (replicate 2)'
         """
         s = self.config_slice if isinstance(self.config_slice, dict) else {}
         parts = [str((s.get("dataset") or {}).get("name", ""))]
@@ -197,6 +199,8 @@ class CacheEntry:
         if isinstance(s.get("mitigation"), dict):
             weight = s["mitigation"].get("weight")
             parts[-1] += f"+{s['mitigation'].get('kind')}" + (f":{weight:g}" if weight is not None else "")
+        if s.get("replicate"):
+            parts.append(f"(replicate {s['replicate']})")
         return " ".join(p for p in parts if p) or "(no description)"
 
 

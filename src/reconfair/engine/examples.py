@@ -8,6 +8,7 @@ for the top target and, where the data set has a segmentation task, the true
 and predicted masks.  Degradation and reconstruction use the same per-sample
 generators as :mod:`reconfair.engine.inference`, so the images equal those
 the diagnostic models saw in the run (tested: their PSNR equals the table's).
+With several model replicates, the models are those of replicate 0.
 
 Written to ``<out>/examples/<dataset>.npz`` plus ``examples/index.json``:
 

@@ -1,9 +1,10 @@
 """Executors: ``local`` runs every stage in this process, in order; ``ray`` runs the
 independent stages in parallel on a Ray cluster first.
 
-The Ray executor fills the shared content-addressed cache in two waves:
-diagnostic models and reconstructor trainings (independent of each other),
-then one inference task per condition.  The local pass that follows finds
+The Ray executor fills the shared content-addressed cache in three waves:
+diagnostic models and reconstructor trainings of every model replicate
+(independent of each other), then the mitigations' fine-tuning (which needs
+both), then one inference task per condition and replicate.  The local pass that follows finds
 every entry cached and only assembles, evaluates and reports, so the results
 are those of the local executor: bit-identical when the stages run with the
 same number of torch threads (each Ray task uses its CPU share; the local run
@@ -52,25 +53,29 @@ def run_remote_stages(
     data = config.model_dump(mode="json")
     root = str(cache_root)
     train = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=_RETRIES)
-    first = [train(_diagnostics_task).remote(data, i, root) for i in range(len(config.datasets))]
+    replicates = range(config.replicates)
+    first = [train(_diagnostics_task).remote(data, i, root, k) for i in range(len(config.datasets)) for k in replicates]
     first += [
-        train(_reconstructor_task).remote(data, i, condition.name, root)
+        train(_reconstructor_task).remote(data, i, condition.name, root, k)
         for i, dataset in enumerate(config.datasets)
+        for k in replicates
         for condition in dataset_conditions(dataset, config.attributes)
         if condition.trains_reconstructor and condition.mitigation is None
     ]
     events = _wait(ray, first, "train (ray)", progress)
     mitigate = [  # fine-tuning needs the trained reconstructor and classifier: a wave of its own
-        train(_reconstructor_task).remote(data, i, condition.name, root)
+        train(_reconstructor_task).remote(data, i, condition.name, root, k)
         for i, dataset in enumerate(config.datasets)
+        for k in replicates
         for condition in dataset_conditions(dataset, config.attributes)
         if condition.mitigation is not None
     ]
     events += _wait(ray, mitigate, "mitigate (ray)", progress) if mitigate else []
     infer = ray.remote(num_cpus=1, num_gpus=gpus / 2, max_retries=_RETRIES)
     second = [
-        infer(_inference_task).remote(data, i, condition.name, root)
+        infer(_inference_task).remote(data, i, condition.name, root, k)
         for i, dataset in enumerate(config.datasets)
+        for k in replicates
         for condition in dataset_conditions(dataset, config.attributes)
         if condition.cacheable
     ]
@@ -112,9 +117,10 @@ def _context(data: dict[str, Any], dataset_index: int, root: str) -> tuple[Study
     return config, dataset_config, samples, Cache(root), resolve_device(config.device)
 
 
-def _diagnostics_task(data: dict[str, Any], dataset_index: int, root: str) -> list[dict[str, str]]:
+def _diagnostics_task(data: dict[str, Any], dataset_index: int, root: str, replicate: int) -> list[dict[str, str]]:
     config, dataset_config, samples, cache, device = _context(data, dataset_index, root)
-    diagnostic_models(samples, dataset_config, seed=config.seed, device=device, cache=cache, progress=False)
+    diagnostic_models(samples, dataset_config, seed=config.seed, device=device, cache=cache, progress=False,
+                      replicate=replicate)
     return cache.events
 
 
@@ -122,26 +128,30 @@ def _condition(config: StudyConfig, dataset_config: Any, name: str) -> Any:
     return next(c for c in dataset_conditions(dataset_config, config.attributes) if c.name == name)
 
 
-def _reconstructor_task(data: dict[str, Any], dataset_index: int, name: str, root: str) -> list[dict[str, str]]:
+def _reconstructor_task(
+    data: dict[str, Any], dataset_index: int, name: str, root: str, replicate: int
+) -> list[dict[str, str]]:
     config, dataset_config, samples, cache, device = _context(data, dataset_index, root)
     condition = _condition(config, dataset_config, name)
     if condition.mitigation is not None:
         models, _ = diagnostic_models(samples, dataset_config, seed=config.seed, device=device, cache=cache,
-                                      progress=False)
+                                      progress=False, replicate=replicate)
         prepare_mitigated(condition, samples=samples, dataset_config=dataset_config, seed=config.seed, cache=cache,
-                          device=device, progress=False, classifier=models["classification"])
+                          device=device, progress=False, classifier=models["classification"], replicate=replicate)
         return cache.events
     prepare_reconstructor(
         condition.entry, condition.operator, samples=samples, dataset_config=dataset_config, seed=config.seed,
-        cache=cache, device=device, progress=False,
+        cache=cache, device=device, progress=False, replicate=replicate,
     )
     return cache.events
 
 
-def _inference_task(data: dict[str, Any], dataset_index: int, name: str, root: str) -> list[dict[str, str]]:
+def _inference_task(data: dict[str, Any], dataset_index: int, name: str, root: str, replicate: int
+                    ) -> list[dict[str, str]]:
     config, dataset_config, samples, cache, device = _context(data, dataset_index, root)
     models, keys = diagnostic_models(samples, dataset_config, seed=config.seed, device=device, cache=cache,
-                                     progress=False)
+                                     progress=False, replicate=replicate)
     condition_rows(samples, _condition(config, dataset_config, name), models, model_keys=keys,
-                   dataset_config=dataset_config, config=config, cache=cache, device=device, progress=False)
+                   dataset_config=dataset_config, config=config, cache=cache, device=device, progress=False,
+                   replicate=replicate)
     return [event for event in cache.events if event["stage"] == "inference"]

@@ -10,6 +10,18 @@ name, output folder, progress) never enter one.
 ...                                   mitigations=["reweighting"]), seed=0)
 >>> a == b == c  # reconstructors and mitigations do not change the data
 True
+
+Model replicates (``StudyConfig.replicates``): the slices of trained models
+and of inference take ``replicate``; replicate 0 adds nothing, so its keys are
+those of a study without replicates, and ``k > 0`` adds ``"replicate": k``.
+
+>>> from reconfair.config import TaskConfig
+>>> task = TaskConfig(kind="classification")
+>>> diagnostic_slice(DatasetConfig(name="synthetic-chest"), task, 0, replicate=0) == diagnostic_slice(
+...     DatasetConfig(name="synthetic-chest"), task, 0)
+True
+>>> diagnostic_slice(DatasetConfig(name="synthetic-chest"), task, 0, replicate=2)["replicate"]
+2
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ __all__ = [
     "inferred_splits",
     "mitigation_slice",
     "reconstructor_slice",
+    "replicate_slice",
 ]
 
 
@@ -56,18 +69,35 @@ def baseline_slice(operator: Any) -> dict[str, Any]:
     return {"degradation": degradation_slice(operator)}
 
 
-def diagnostic_slice(dataset_config: Any, task: Any, seed: int) -> dict[str, Any]:
-    """A diagnostic model: the data set and the task's model settings."""
-    return {**dataset_slice(dataset_config, seed), "task": task.model_dump(mode="json")}
+def replicate_slice(replicate: int) -> dict[str, Any]:
+    """``{}`` for replicate 0 (keys as before replicates existed), else ``{"replicate": k}``.
+
+    >>> replicate_slice(0), replicate_slice(3)
+    ({}, {'replicate': 3})
+    """
+    if replicate < 0:
+        raise ValueError(f"replicate must be >= 0, got {replicate}")
+    return {"replicate": int(replicate)} if replicate else {}
 
 
-def reconstructor_slice(dataset_config: Any, operator: Any, spec: dict[str, Any], seed: int) -> dict[str, Any]:
-    """A trained reconstructor: the data set, the degradation and the model's full spec."""
-    return {**dataset_slice(dataset_config, seed), "degradation": degradation_slice(operator), "spec": spec}
+def diagnostic_slice(dataset_config: Any, task: Any, seed: int, *, replicate: int = 0) -> dict[str, Any]:
+    """A diagnostic model: the data set, the task's model settings and the model replicate."""
+    return {**dataset_slice(dataset_config, seed), "task": task.model_dump(mode="json"), **replicate_slice(replicate)}
+
+
+def reconstructor_slice(
+    dataset_config: Any, operator: Any, spec: dict[str, Any], seed: int, *, replicate: int = 0
+) -> dict[str, Any]:
+    """A trained reconstructor: the data set, the degradation, the model's full spec and the model replicate."""
+    return {**dataset_slice(dataset_config, seed), "degradation": degradation_slice(operator), "spec": spec,
+            **replicate_slice(replicate)}
 
 
 def mitigation_slice(base_slice: dict[str, Any], mitigation: Any, classifier_slice: dict[str, Any]) -> dict[str, Any]:
-    """A mitigated reconstructor: its unmitigated model's slice, the mitigation and the frozen classifier's task."""
+    """A mitigated reconstructor: its unmitigated model's slice, the mitigation and the frozen classifier's task.
+
+    The replicate comes with ``base_slice`` (:func:`reconstructor_slice` of the same replicate).
+    """
     return {**base_slice, "mitigation": mitigation.to_dict(), "classifier": classifier_slice["task"],
             "hold_out": "the same patients and draws for every lambda of a sweep"}
 
@@ -80,8 +110,13 @@ def inference_slice(
     reconstructor_key: str,
     model_keys: dict[str, str],
     splits: Sequence[str],
+    replicate: int = 0,
 ) -> dict[str, Any]:
-    """One condition's rows: the data, the degradation, the reconstructor's and models' keys, the splits."""
+    """One condition's rows: the data, the degradation, the reconstructor's and models' keys, the splits.
+
+    ``replicate`` is the model replicate (also implied by the models' keys, except for a baseline's
+    reconstructor key, which is the same for every replicate).
+    """
     return {
         **dataset_slice(dataset_config, seed),
         "condition": condition.name,
@@ -89,6 +124,7 @@ def inference_slice(
         "reconstructor": reconstructor_key,
         "models": dict(model_keys),
         "splits": list(splits),
+        **replicate_slice(replicate),
     }
 
 

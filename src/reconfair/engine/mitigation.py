@@ -29,8 +29,9 @@ from reconfair.engine.reconstruction import (
 )
 from reconfair.mitigate.finetune import finetune
 from reconfair.recon.learned import load_reconstructor
+from reconfair.seeding import replicate_seed
 
-__all__ = ["HOLDOUT_FILE", "holdout_scores", "prepare_mitigated", "select_lambdas"]
+__all__ = ["HOLDOUT_FILE", "holdout_scores", "mean_scores", "prepare_mitigated", "select_lambdas"]
 
 HOLDOUT_FILE = "holdout.json"
 
@@ -45,21 +46,28 @@ def prepare_mitigated(
     device: torch.device,
     progress: bool,
     classifier: Any,
+    replicate: int = 0,
 ) -> PreparedReconstructor:
-    """The mitigated reconstructor of ``condition``: from the cache, or fine-tuned now and stored."""
-    key = reconstructor_key(condition, dataset_config, seed, cache)
+    """The mitigated reconstructor of ``condition``: from the cache, or fine-tuned now and stored.
+
+    ``seed`` is the study seed; model replicate ``replicate`` fine-tunes its
+    own unmitigated model, with ``classifier`` of the same replicate, seeded
+    by :func:`~reconfair.seeding.replicate_seed` (which also draws its hold-out).
+    """
+    key = reconstructor_key(condition, dataset_config, seed, cache, replicate=replicate)
     found = cache.lookup(MITIGATION_STAGE, key)
     if found is not None:
         return PreparedReconstructor(load_reconstructor(found / "model"), condition.entry.name, key)
-    base_key = reconstructor_key(condition.unmitigated, dataset_config, seed, cache)
+    base_key = reconstructor_key(condition.unmitigated, dataset_config, seed, cache, replicate=replicate)
     if not cache.folder(RECON_STAGE, base_key).is_dir():  # normally trained already by its own condition
         prepare_reconstructor(condition.entry, condition.operator, samples=samples, dataset_config=dataset_config,
-                              seed=seed, cache=cache, device=device, progress=progress)
+                              seed=seed, cache=cache, device=device, progress=progress, replicate=replicate)
     recon = load_reconstructor(cache.folder(RECON_STAGE, base_key) / "model")  # a fresh copy to fine-tune
     operator, spec = condition.operator, condition.mitigation
     sweep = f"mitigate/{samples.name}/{operator.name}@{float(operator.level)!r}/{condition.entry.name}"
     recon, after, before = finetune(
-        recon, spec, classifier=classifier, train=samples.split("train").materialize(), operator=operator, seed=seed,
+        recon, spec, classifier=classifier, train=samples.split("train").materialize(), operator=operator,
+        seed=replicate_seed(seed, replicate),
         stage=f"{sweep}/{spec.label}", holdout_stage=sweep, resume=cache.scratch(MITIGATION_STAGE, key) / "training",
         device=device, progress=progress,
     )
@@ -70,13 +78,16 @@ def prepare_mitigated(
         recon.save(folder / "model")
         (folder / HOLDOUT_FILE).write_text(json.dumps(scores, indent=2), encoding="utf-8")
 
-    cache.store(MITIGATION_STAGE, key, write, config_slice=mitigated_slice(condition, dataset_config, seed))
+    config_slice = mitigated_slice(condition, dataset_config, seed, replicate=replicate)
+    cache.store(MITIGATION_STAGE, key, write, config_slice=config_slice)
     return PreparedReconstructor(recon, condition.entry.name, key)
 
 
-def holdout_scores(condition: Any, dataset_config: Any, seed: int, cache: Cache) -> dict[str, float] | None:
+def holdout_scores(
+    condition: Any, dataset_config: Any, seed: int, cache: Cache, *, replicate: int = 0
+) -> dict[str, float] | None:
     """A mitigated condition's hold-out scores from its cache entry (``None`` when it is not there)."""
-    key = reconstructor_key(condition, dataset_config, seed, cache)
+    key = reconstructor_key(condition, dataset_config, seed, cache, replicate=replicate)
     path = cache.folder(MITIGATION_STAGE, key) / HOLDOUT_FILE
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
@@ -121,7 +132,10 @@ def select_lambdas(
 def selected_conditions(config: Any, cache: Cache) -> set[str]:
     """The best condition of every lambda sweep of ``config`` (by hold-out scores in the cache).
 
-    The ``finetune`` control is a reference, never a choice.
+    The ``finetune`` control is a reference, never a choice.  With several
+    model replicates (``config.replicates`` > 1) a sweep is chosen once, for
+    every replicate, by :func:`select_lambdas` on the mean of each lambda's
+    hold-out scores over the replicates (:func:`mean_scores`).
     """
     from reconfair.engine.conditions import dataset_conditions
     from reconfair.metrics.uncertainty import CONTROL_MITIGATION
@@ -133,13 +147,27 @@ def selected_conditions(config: Any, cache: Cache) -> set[str]:
             if condition.mitigation is None or condition.mitigation.kind == CONTROL_MITIGATION:
                 continue
             group = (condition.unmitigated.name, condition.mitigation.kind)
-            scores = holdout_scores(condition, dataset_config, config.seed, cache)
+            scores = mean_scores([holdout_scores(condition, dataset_config, config.seed, cache, replicate=k)
+                                  for k in range(config.replicates)])
             sweeps.setdefault(group, []).append((condition.name, condition.mitigation.weight, scores))
         entries = {m.kind: m for m in dataset_config.mitigations}
         for (_, kind), candidates in sweeps.items():
             chosen |= select_lambdas(candidates, max_psnr_drop=entries[kind].max_psnr_drop,
                                      max_accuracy_drop=entries[kind].max_accuracy_drop)
     return chosen
+
+
+def mean_scores(per_replicate: Sequence[dict[str, float] | None]) -> dict[str, float] | None:
+    """Each hold-out score averaged over the replicates; ``None`` when any replicate lacks its entry.
+
+    >>> mean_scores([{"psnr": 30.0, "eodd": 0.1}, {"psnr": 31.0, "eodd": 0.3}]) == {"psnr": 30.5, "eodd": 0.2}
+    True
+    >>> mean_scores([{"psnr": 30.0}, None]) is None
+    True
+    """
+    if not per_replicate or any(scores is None for scores in per_replicate):
+        return None
+    return {name: sum(s[name] for s in per_replicate) / len(per_replicate) for name in per_replicate[0]}
 
 
 def write_mitigation_tables(samples: Any, tables: Any, config: Any, cache: Cache, directory: Path) -> list[Path]:

@@ -1,9 +1,11 @@
-"""The reconstruction stage: obtain one reconstructor per (data set, degradation, level, seed).
+"""The reconstruction stage: obtain one reconstructor per (data set, degradation, level, seed, replicate).
 
 Built-in learned models (U-Net, Pix2Pix, IR-SDE) are trained on the training
 split's (degraded, clean) pairs, with a fresh degradation every epoch drawn
-from generators derived from (seed, data set, operator, level, epoch, sample
-id), and validated on a fixed degradation of the validation split.  Trained
+from generators derived from (model seed, data set, operator, level, epoch,
+sample id), and validated on a fixed degradation of the validation split.
+The model seed of replicate ``k`` is :func:`~reconfair.seeding.replicate_seed`
+of (seed, k): the study seed itself for replicate 0.  Trained
 models are stored in the :class:`~reconfair.engine.cache.Cache`; an
 interrupted training resumes from its last epoch.  Baselines need nothing;
 plug-ins are loaded from a factory or a folder of precomputed files.
@@ -25,7 +27,7 @@ from reconfair.engine.keys import baseline_slice, diagnostic_slice, mitigation_s
 from reconfair.recon import make_reconstructor
 from reconfair.recon.learned import LearnedReconstructor, default_spec, load_reconstructor
 from reconfair.recon.plugins import FolderReconstructor, load_factory
-from reconfair.seeding import sample_generators
+from reconfair.seeding import replicate_seed, sample_generators
 
 __all__ = ["PreparedReconstructor", "prepare_reconstructor", "reconstructor_key", "train_reconstructor"]
 
@@ -42,12 +44,15 @@ class PreparedReconstructor:
     key: str | None
 
 
-def reconstructor_key(condition: Any, dataset_config: DatasetConfig, seed: int, cache: Cache) -> str | None:
+def reconstructor_key(
+    condition: Any, dataset_config: DatasetConfig, seed: int, cache: Cache, *, replicate: int = 0
+) -> str | None:
     """The key naming a condition's reconstructor in its inference slice, computed without loading it.
 
-    ``"original"`` for the original images, the baseline's, trained or
-    mitigated model's cache key, ``None`` for plug-ins and user checkpoints
-    (never cached).
+    ``"original"`` for the original images, the baseline's (the same for
+    every replicate: nothing is trained), trained or mitigated model's cache
+    key of model replicate ``replicate``, ``None`` for plug-ins and user
+    checkpoints (never cached).
     """
     if not condition.cacheable:
         return None
@@ -56,19 +61,19 @@ def reconstructor_key(condition: Any, dataset_config: DatasetConfig, seed: int, 
     if condition.entry.kind == "baseline":
         return cache.key("baseline", baseline_slice(condition.operator))
     spec = default_spec(condition.entry.name, condition.entry.preset, **condition.entry.settings)
-    base_slice = reconstructor_slice(dataset_config, condition.operator, spec, seed)
+    base_slice = reconstructor_slice(dataset_config, condition.operator, spec, seed, replicate=replicate)
     if condition.mitigation is None:
         return cache.key(RECON_STAGE, base_slice)
-    return cache.key(MITIGATION_STAGE, mitigated_slice(condition, dataset_config, seed))
+    return cache.key(MITIGATION_STAGE, mitigated_slice(condition, dataset_config, seed, replicate=replicate))
 
 
-def mitigated_slice(condition: Any, dataset_config: DatasetConfig, seed: int) -> dict[str, Any]:
+def mitigated_slice(condition: Any, dataset_config: DatasetConfig, seed: int, *, replicate: int = 0) -> dict[str, Any]:
     """The cache slice of a mitigated condition's reconstructor (its base model, mitigation and classifier)."""
     entry = condition.entry
     spec = default_spec(entry.name, entry.preset, **entry.settings)
     task = next(t for t in dataset_config.tasks if t.kind == "classification")
-    return mitigation_slice(reconstructor_slice(dataset_config, condition.operator, spec, seed), condition.mitigation,
-                            diagnostic_slice(dataset_config, task, seed))
+    base = reconstructor_slice(dataset_config, condition.operator, spec, seed, replicate=replicate)
+    return mitigation_slice(base, condition.mitigation, diagnostic_slice(dataset_config, task, seed))
 
 
 def prepare_reconstructor(
@@ -81,8 +86,15 @@ def prepare_reconstructor(
     cache: Cache,
     device: torch.device,
     progress: bool,
+    replicate: int = 0,
 ) -> PreparedReconstructor:
-    """The reconstructor ``entry`` names, for ``operator`` at its level, trained if needed."""
+    """The reconstructor ``entry`` names, for ``operator`` at its level, trained if needed.
+
+    ``seed`` is the study seed (it keys the entry with ``replicate``); a
+    learned model is trained with the replicate's model seed
+    (:func:`~reconfair.seeding.replicate_seed`).  Baselines and plug-ins are
+    the same for every replicate.
+    """
     fields = {"dataset": samples.name, "degradation": operator.name, "level": f"{float(operator.level):g}"}
     if entry.kind == "baseline":
         recon = make_reconstructor("baseline", degradation=operator)
@@ -101,16 +113,17 @@ def prepare_reconstructor(
             raise ValueError(f"checkpoint {stem} holds a {recon.name!r} reconstructor, not {entry.name!r}")
         return PreparedReconstructor(recon, entry.name, None)
     spec = default_spec(entry.name, entry.preset, **entry.settings)
-    config_slice = reconstructor_slice(dataset_config, operator, spec, seed)
+    config_slice = reconstructor_slice(dataset_config, operator, spec, seed, replicate=replicate)
     key = cache.key(RECON_STAGE, config_slice)
     found = cache.lookup(RECON_STAGE, key)
     if found is not None:
         return PreparedReconstructor(load_reconstructor(found / "model"), entry.name, key)
+    model_seed = replicate_seed(seed, replicate)
     recon = train_reconstructor(
-        LearnedReconstructor(spec, seed=seed),
+        LearnedReconstructor(spec, seed=model_seed),
         operator,
         samples=samples,
-        seed=seed,
+        seed=model_seed,
         resume=cache.scratch(RECON_STAGE, key) / "training",
         device=device,
         progress=progress,

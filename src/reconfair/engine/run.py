@@ -3,7 +3,7 @@
 The run directory receives ``config.yaml`` (resolved), ``samples.parquet``,
 ``metrics/*.csv`` (with ``mitigation.csv`` and ``lambda_sweep.csv`` when the
 study mitigates), ``examples/`` (a few images for the report),
-``manifest.json`` (versions, seeds, stages, skipped samples) and the report:
+``manifest.json`` (versions, seed, replicates, stages, skipped samples) and the report:
 ``report.html``, ``figures/``, ``tables/`` and ``summary.md``
 (:func:`reconfair.report.write_report`, also ``reconfair report RUN_DIR``).
 Trained models (diagnostic and reconstruction) and each condition's rows live
@@ -125,10 +125,13 @@ def run_study(
 def _collect_rows(
     config: StudyConfig, cache: Cache, *, device: torch.device, progress: bool
 ) -> tuple[list[pd.DataFrame], list[str], dict[str, float], dict[str, dict]]:
-    """Every condition's rows, data set by data set (training what the cache lacks).
+    """Every condition's rows, data set by data set and model replicate by replicate (training what the cache lacks).
 
-    Also returns the timings and, per data set, the samples its adapter
-    skipped (``on_missing: skip``): their count and ``sample_id``/``path``/``reason``.
+    Replicate ``k`` (``0 <= k < config.replicates``) trains its own
+    diagnostic and reconstruction models; every replicate sees the same
+    data set, splits and degraded inputs.  Also returns the timings and, per
+    data set, the samples its adapter skipped (``on_missing: skip``): their
+    count and ``sample_id``/``path``/``reason``.
     """
     timings: dict[str, float] = {}
     skipped: dict[str, dict] = {}
@@ -138,27 +141,29 @@ def _collect_rows(
         samples = build_dataset(dataset_config, seed=config.seed, lazy=True)
         dropped = list(samples.info.get("skipped", []))
         skipped[dataset_config.name] = {"count": len(dropped), "samples": dropped}
-        models, model_keys = diagnostic_models(
-            samples, dataset_config, seed=config.seed, device=device, cache=cache, progress=progress
-        )
         conditions = dataset_conditions(dataset_config, config.attributes)
         condition_order += [c.name for c in conditions if c.name not in condition_order]
-        with progress_bar(f"conditions {samples.name}", total=len(conditions), enabled=progress) as advance:
-            for condition in conditions:
-                frames.append(
-                    condition_rows(
-                        samples,
-                        condition,
-                        models,
-                        model_keys=model_keys,
-                        dataset_config=dataset_config,
-                        config=config,
-                        cache=cache,
-                        device=device,
-                        progress=progress,
+        for replicate in range(config.replicates):
+            models, model_keys = diagnostic_models(samples, dataset_config, seed=config.seed, device=device,
+                                                   cache=cache, progress=progress, replicate=replicate)
+            title = f"conditions {samples.name}" + (f" (replicate {replicate})" if config.replicates > 1 else "")
+            with progress_bar(title, total=len(conditions), enabled=progress) as advance:
+                for condition in conditions:
+                    frames.append(
+                        condition_rows(
+                            samples,
+                            condition,
+                            models,
+                            model_keys=model_keys,
+                            dataset_config=dataset_config,
+                            config=config,
+                            cache=cache,
+                            device=device,
+                            progress=progress,
+                            replicate=replicate,
+                        )
                     )
-                )
-                advance(info=condition.name)
+                    advance(info=condition.name)
         timings[dataset_config.name] = time.perf_counter() - started
     return frames, condition_order, timings, skipped
 
@@ -202,6 +207,7 @@ def _write_manifest(
         "pandas": pd.__version__,
         "device": str(device),
         "seed": config.seed,
+        "replicates": config.replicates,
         "seconds_per_dataset": timings,
         "synthetic_data": all(d.source is None for d in config.datasets),
         "skipped_samples": skipped,

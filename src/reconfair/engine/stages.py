@@ -2,9 +2,14 @@
 
 Each function is a pure function of the configuration (plus the cache): the
 local executor calls them in order, the Ray executor calls them in workers.
+``replicate`` selects the model replicate: its models are trained with the
+seed :func:`~reconfair.seeding.replicate_seed` derives, while the data,
+degradation draws and inference generators keep the study seed.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 import torch
@@ -19,7 +24,8 @@ from reconfair.engine.inference import infer_condition
 from reconfair.engine.keys import diagnostic_slice, inference_slice, inferred_splits
 from reconfair.engine.mitigation import prepare_mitigated
 from reconfair.engine.reconstruction import MITIGATION_STAGE, RECON_STAGE, prepare_reconstructor, reconstructor_key
-from reconfair.engine.table import read_samples, write_samples
+from reconfair.engine.table import canonical, read_samples, write_samples
+from reconfair.seeding import replicate_seed
 
 __all__ = ["check_plugin_files", "condition_rows", "diagnostic_models"]
 
@@ -35,30 +41,34 @@ def condition_rows(
     cache: Cache,
     device: torch.device,
     progress: bool,
+    replicate: int = 0,
 ) -> pd.DataFrame:
-    """The condition's per-sample rows: from the cache, or reconstruct and diagnose.
+    """The condition's per-sample rows under model replicate ``replicate``: from the cache, or reconstruct and diagnose.
 
-    Cached rows are read without loading the reconstructor (its entry is only
-    looked up, so the manifest still lists it as cached).
+    ``models`` and ``model_keys`` are those of the same replicate.  Cached
+    rows are read without loading the reconstructor (its entry is only
+    looked up, so the manifest still lists it as cached).  The ``replicate``
+    column is assigned here, after reading, so entries written before the
+    column existed serve replicate 0 unchanged.
     """
     splits = inferred_splits(config.evaluation, condition)
-    recon_key = reconstructor_key(condition, dataset_config, config.seed, cache)
+    recon_key = reconstructor_key(condition, dataset_config, config.seed, cache, replicate=replicate)
     if recon_key is not None:
         config_slice = inference_slice(
             dataset_config, config.seed, condition=condition, reconstructor_key=recon_key, model_keys=model_keys,
-            splits=splits,
+            splits=splits, replicate=replicate,
         )
         key = cache.key("inference", config_slice)
         found = cache.lookup("inference", key)
         if found is not None:
             if condition.trains_reconstructor:
                 cache.lookup(RECON_STAGE if condition.mitigation is None else MITIGATION_STAGE, recon_key)
-            return read_samples(found / "rows.parquet")
+            return _cached_rows(found / "rows.parquet", replicate)
     reconstructor = None
     if condition.mitigation is not None:
         reconstructor = prepare_mitigated(
             condition, samples=samples, dataset_config=dataset_config, seed=config.seed, cache=cache, device=device,
-            progress=progress, classifier=models["classification"],
+            progress=progress, classifier=models["classification"], replicate=replicate,
         ).reconstructor
     elif not condition.is_original:
         reconstructor = prepare_reconstructor(
@@ -70,14 +80,21 @@ def condition_rows(
             cache=cache,
             device=device,
             progress=progress,
+            replicate=replicate,
         ).reconstructor
     evaluated = samples.subset(samples.table.index[samples.table["split"].isin(splits)].to_numpy())
     check_plugin_files(reconstructor, evaluated)
     rows = infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=config.seed, device=device)
+    rows["replicate"] = int(replicate)
     if recon_key is None:  # plug-ins: their outputs may change outside reconfair, so never cached
-        return rows
+        return canonical(rows)
     found = cache.store("inference", key, lambda tmp: write_samples(rows, tmp / "rows.parquet"), config_slice=config_slice)
-    return read_samples(found / "rows.parquet")
+    return _cached_rows(found / "rows.parquet", replicate)
+
+
+def _cached_rows(path: Path, replicate: int) -> pd.DataFrame:
+    """A cached condition's rows with ``replicate`` assigned (older entries lack the column), in canonical order."""
+    return canonical(read_samples(path).assign(replicate=int(replicate)))
 
 
 def check_plugin_files(reconstructor, evaluated: SampleSet) -> None:
@@ -102,21 +119,24 @@ def diagnostic_models(
     device: torch.device,
     cache: Cache,
     progress: bool,
+    replicate: int = 0,
 ) -> tuple[dict[str, DiagnosticModel], dict[str, str]]:
     """One trained diagnostic model per task (from the cache when trained before), and cache keys.
 
+    ``seed`` is the study seed; model replicate ``replicate`` is keyed by it
+    and trained with :func:`~reconfair.seeding.replicate_seed` ``(seed, replicate)``.
     Only a model that must be trained renders its data set's train and val splits.
     """
     models, keys = {}, {}
     for task in dataset_config.tasks:
-        config_slice = diagnostic_slice(dataset_config, task, seed)
+        config_slice = diagnostic_slice(dataset_config, task, seed, replicate=replicate)
         key = keys[task.kind] = cache.key("diagnostic", config_slice)
         found = cache.lookup("diagnostic", key)
         if found is not None:
             models[task.kind] = load_model(found / "model")
             continue
         targets = samples.label_names if task.kind == "classification" else ("tumor",)
-        seed_parts = (seed, samples.name, task.kind)
+        seed_parts = (replicate_seed(seed, replicate), samples.name, task.kind)
         train, val = samples.split("train").materialize(), samples.split("val").materialize()
         model = DiagnosticModel(
             kind=task.kind,

@@ -26,6 +26,7 @@ SAMPLE_COLUMNS = (
     "level",
     "mitigation",
     "seed",
+    "replicate",
     "y_true",
     "y_score",
     "dice",
@@ -33,7 +34,10 @@ SAMPLE_COLUMNS = (
     "ssim",
     "nrmse",
 )
-SORT_KEYS = ("dataset", "task", "target", "condition", "sample_id")
+SORT_KEYS = ("dataset", "task", "target", "condition", "replicate", "sample_id")
+DEFAULTS = {"replicate": 0}
+"""Columns a table read from a file may lack, and the value they take (a table made elsewhere, or written
+before the column existed, holds one model replicate)."""
 
 
 def canonical(samples: pd.DataFrame) -> pd.DataFrame:
@@ -57,11 +61,18 @@ def write_samples(samples: pd.DataFrame, path: str | Path) -> Path:
 
 
 def read_samples(path: str | Path) -> pd.DataFrame:
-    """Read a per-sample table (parquet or CSV), naming the file if it is unusable."""
+    """Read a per-sample table (parquet or CSV), naming the file if it is unusable.
+
+    A column of :data:`DEFAULTS` that the file lacks is added with its default
+    (``replicate`` 0), so tables written before it existed stay readable.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"{path}: no such per-sample table")
     table = pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+    for column, default in DEFAULTS.items():
+        if column not in table.columns:
+            table[column] = default
     missing = [c for c in SAMPLE_COLUMNS if c not in table.columns]
     if missing:
         raise ValueError(f"{path}: missing columns {missing}; found {list(table.columns)}")
