@@ -5,9 +5,6 @@ from typer.testing import CliRunner
 from reconfair.cli import app
 
 runner = CliRunner()
-NEEDS_SETTINGS_API = pytest.mark.xfail(
-    reason="needs the metrics rewrite's evaluate_with_uncertainty(samples, settings)", strict=False
-)
 
 
 def _write(tmp_path, data):
@@ -66,7 +63,6 @@ def _samples_csv(tmp_path):
     return path
 
 
-@NEEDS_SETTINGS_API
 def test_evaluate_command_writes_the_metric_tables(tmp_path):
     import pandas as pd
 
@@ -86,12 +82,12 @@ def test_evaluate_command_writes_the_metric_tables(tmp_path):
     assert "p_adjusted" not in written.columns
 
 
-@NEEDS_SETTINGS_API
 def test_evaluate_bootstrap_adds_uncertainty_columns(tmp_path):
     import numpy as np
     import pandas as pd
 
     from reconfair.engine.table import read_samples
+    from reconfair.metrics.settings import EvaluationSettings
     from reconfair.metrics.uncertainty import bootstrap_deltas
 
     path = _samples_csv(tmp_path)
@@ -106,15 +102,16 @@ def test_evaluate_bootstrap_adds_uncertainty_columns(tmp_path):
     noisy = fairness.query("condition == 'noisy' and metric == 'eodd'")
     assert noisy["n_boot_valid"].eq(50).all() and noisy["ci_low"].notna().all()
     assert fairness.query("condition == 'original'")["p_value"].isna().all()
-    expected = bootstrap_deltas(read_samples(path), attributes=["sex"], min_group_size=2, n_boot=50, seed=7,
-                                adjust="bh").query("metric == 'eodd'")
+    expected = bootstrap_deltas(read_samples(path), EvaluationSettings(
+        attributes=("sex",), min_group_size=2, bootstrap=50, seed=7, adjust="bh")).query("metric == 'eodd'")
     np.testing.assert_allclose(noisy["p_adjusted"], expected["p_adjusted"])
     assert fairness.query("condition == 'noisy' and metric == 'auroc_gap'")["ci_low"].isna().all()
     result = runner.invoke(app, [*args, "--bootstrap-group-auroc", "--out", str(tmp_path / "g")])
     assert result.exit_code == 0, result.output
     gap = pd.read_csv(tmp_path / "g" / "fairness.csv").query("condition == 'noisy' and metric == 'auroc_gap'")
-    expected = bootstrap_deltas(read_samples(path), attributes=["sex"], min_group_size=2, n_boot=50, seed=7,
-                                adjust="bh", group_auroc=True).query("metric == 'auroc_gap'")
+    expected = bootstrap_deltas(read_samples(path), EvaluationSettings(
+        attributes=("sex",), min_group_size=2, bootstrap=50, seed=7, adjust="bh", group_auroc=True)).query(
+        "metric == 'auroc_gap'")
     assert not gap.empty and gap["ci_low"].notna().all()
     np.testing.assert_allclose(gap[["ci_low", "ci_high"]], expected[["ci_low", "ci_high"]])
 
@@ -145,7 +142,7 @@ def test_evaluate_bad_option_exits_2_naming_the_option(tmp_path, args, message):
     assert result.stderr.count("\n") == 1 and not (tmp_path / "m").exists()
 
 
-@pytest.mark.parametrize("args", [pytest.param(["--attributes", "income"], marks=NEEDS_SETTINGS_API)])
+@pytest.mark.parametrize("args", [["--attributes", "income"]])
 def test_evaluate_unknown_attribute_exits_2_naming_it(tmp_path, args):
     result = runner.invoke(app, ["evaluate", str(_samples_csv(tmp_path)), "--out", str(tmp_path / "m"), *args])
     assert result.exit_code == 2 and "unknown attribute 'income'" in result.output, result.output
@@ -179,7 +176,6 @@ def _classification_only(tmp_path, name, *, scores="probabilities"):
     return path
 
 
-@NEEDS_SETTINGS_API
 @pytest.mark.parametrize("scores", ["probabilities", "logits"])
 def test_evaluate_classification_only_table_against_hand_values(tmp_path, scores):
     import pandas as pd
@@ -190,8 +186,11 @@ def test_evaluate_classification_only_table_against_hand_values(tmp_path, scores
                                  "--scores", scores])
     assert result.exit_code == 0, result.output
     performance = pd.read_csv(tmp_path / "m" / "performance.csv")
-    assert set(performance["metric"]) == {"auroc"}  # no psnr, ssim or nrmse column: no image-quality rows
-    auroc = performance.query("target == 'finding'").set_index("condition")["value"]
+    # no psnr, ssim or nrmse column: no image-quality rows; the model's own score on val/original
+    assert set(performance["metric"]) == {"auroc", "val_auroc"}
+    # val/original: positives 0.8, 0.6 above negatives 0.3, 0.1
+    assert performance.query("metric == 'val_auroc'")["value"].tolist() == [1.0]
+    auroc = performance.query("target == 'finding' and metric == 'auroc'").set_index("condition")["value"]
     # original: positives 0.9, 0.4 against negatives 0.2, 0.6 -> 3 of 4 pairs; noisy: 0.8, 0.7 vs 0.3, 0.1 -> 4 of 4
     assert auroc.to_dict() == pytest.approx({"original": 0.75, "noisy": 1.0})
     eodd = pd.read_csv(tmp_path / "m" / "fairness.csv").query("metric == 'eodd'").set_index("condition")
@@ -253,7 +252,6 @@ def test_evaluate_each_error_names_the_file_once(tmp_path, case):
     assert result.stderr.count(path.name) == 1 and result.stderr.count("\n") == 1, result.stderr
 
 
-@NEEDS_SETTINGS_API
 def test_evaluate_patient_level_collapses_images_per_patient(tmp_path):
     import pandas as pd
 
@@ -270,7 +268,6 @@ def test_evaluate_patient_level_collapses_images_per_patient(tmp_path):
     assert n_image == 2 * n_patient
 
 
-@NEEDS_SETTINGS_API
 def test_evaluate_summarises_replicate_seeds(tmp_path):
     import numpy as np
     import pandas as pd

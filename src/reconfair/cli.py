@@ -196,12 +196,13 @@ def plan(
 ) -> None:
     """Show the stages a run of CONFIG executes and which are cached already (nothing is run)."""
     from reconfair.engine.cache import Cache, default_cache_dir
-    from reconfair.engine.plan import plan_study, summarize
+    from reconfair.engine.plan import group_size_warnings, plan_study, summarize
 
     study = _load_or_exit(config)
     root = cache if cache is not None else default_cache_dir(out or Path("runs") / study.name)
     try:
         stages = plan_study(study, Cache(root))
+        warnings = group_size_warnings(study)
     except ValueError as error:
         _fail(f"{config}: {error}")
     table = Table(title=f"{study.name}: plan (cache {root})", title_justify="left")
@@ -213,6 +214,8 @@ def plan(
         table.add_row(stage.stage, stage.label, f"[{colours[stage.status]}]{stage.status}[/]", estimate)
     out_console.print(table)
     out_console.print(summarize(stages))
+    for warning in warnings:
+        err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
 
 
 cache_app = typer.Typer(

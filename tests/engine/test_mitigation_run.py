@@ -124,14 +124,15 @@ def test_mitigations_against_the_control_are_the_paired_bootstrap_of_mitigated_m
 
 def test_without_a_control_nothing_is_compared_with_it(study):
     from reconfair.metrics.mitigation import mitigation_effects
+    from reconfair.metrics.settings import EvaluationSettings
 
     _, out, _ = study
     table = pd.read_parquet(out / "samples.parquet")
-    effects = mitigation_effects(table[table["mitigation"] != "finetune"], attributes=["sex"], min_group_size=2,
-                                 n_boot=5, against="control")
+    settings = EvaluationSettings(attributes=("sex",), min_group_size=2, bootstrap=5)
+    effects = mitigation_effects(table[table["mitigation"] != "finetune"], settings, against="control")
     assert effects.empty and list(effects.columns) == list(pd.read_csv(out / "metrics" / "mitigation.csv").columns)
     with pytest.raises(ValueError, match="against must be"):
-        mitigation_effects(table, attributes=["sex"], n_boot=5, against="original")
+        mitigation_effects(table, settings, against="original")
 
 
 def test_lambda_sweep_marks_the_hold_out_choice(study):

@@ -21,7 +21,7 @@ def test_constant_scores_give_auroc_one_half_like_sklearn():
 def test_constant_scores_predict_everyone_positive_and_no_group_gap():
     n = 40
     table = pd.DataFrame({
-        "sample_id": [f"s{i}" for i in range(n)] * 2,
+        "sample_id": [f"v{i}" for i in range(n)] + [f"s{i}" for i in range(n)],
         "split": ["val"] * n + ["test"] * n,
         "dataset": "toy", "task": "classification", "target": "t", "condition": "original",
         "y_true": [float(i % 2) for i in range(n)] * 2,

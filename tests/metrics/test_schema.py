@@ -146,6 +146,11 @@ def test_duplicate_key_names_the_first_duplicate_and_counts_them(tmp_path):
     assert "(sample_id, condition, target) must appear once" in message
 
 
+def test_the_same_sample_id_in_two_data_sets_is_not_a_duplicate():
+    table = _classification(4)
+    check_samples(pd.concat([table, table.assign(dataset="other")], ignore_index=True))
+
+
 def test_duplicate_key_includes_seed_and_replicate_when_present():
     table = _classification(4)
     two_seeds = pd.concat([table.assign(seed=0), table.assign(seed=1)], ignore_index=True)

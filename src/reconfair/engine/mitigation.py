@@ -170,26 +170,24 @@ def mean_scores(per_replicate: Sequence[dict[str, float] | None]) -> dict[str, f
     return {name: sum(s[name] for s in per_replicate) / len(per_replicate) for name in per_replicate[0]}
 
 
-def write_mitigation_tables(samples: Any, tables: Any, config: Any, cache: Cache, directory: Path) -> list[Path]:
+def write_mitigation_tables(samples: Any, tables: Any, config: Any, cache: Cache, directory: Path, *,
+                            settings: Any) -> list[Path]:
     """``mitigation.csv`` (paired bootstrap vs unmitigated) and ``lambda_sweep.csv``, when anything is mitigated.
 
     With a ``finetune`` control in the run, also ``mitigation_vs_control.csv``:
-    the same bootstrap of each mitigation against its control.
+    the same bootstrap of each mitigation against its control.  ``settings``
+    is the run's :class:`~reconfair.metrics.settings.EvaluationSettings`.
     """
     from reconfair.metrics.mitigation import lambda_sweep, mitigation_effects
     from reconfair.metrics.uncertainty import CONTROL, CONTROL_MITIGATION
 
     if not any(d.mitigations for d in config.datasets):
         return []
-    evaluation = config.evaluation
-    options = dict(attributes=config.attributes, min_group_size=evaluation.min_group_size, split=evaluation.split,
-                   threshold=evaluation.threshold, patient_level=evaluation.patient_level,
-                   n_boot=evaluation.bootstrap, seed=config.seed, adjust=evaluation.adjust)
-    written = {"mitigation.csv": mitigation_effects(samples, **options),
+    written = {"mitigation.csv": mitigation_effects(samples, settings),
                "lambda_sweep.csv": lambda_sweep(tables.performance, tables.fairness,
                                                 selected=selected_conditions(config, cache))}
     if "mitigation" in samples.columns and (samples["mitigation"] == CONTROL_MITIGATION).any():
-        written["mitigation_vs_control.csv"] = mitigation_effects(samples, against=CONTROL, **options)
+        written["mitigation_vs_control.csv"] = mitigation_effects(samples, settings, against=CONTROL)
     directory.mkdir(parents=True, exist_ok=True)
     for name, table in written.items():
         table.to_csv(directory / name, index=False)

@@ -43,6 +43,7 @@ from reconfair.engine.stages import condition_rows, diagnostic_models
 from reconfair.engine.table import canonical, write_samples
 from reconfair.metrics.evaluate import EvaluationTables
 from reconfair.metrics.replicates import write_seed_summaries
+from reconfair.metrics.settings import EvaluationSettings
 from reconfair.metrics.uncertainty import evaluate_with_uncertainty
 from reconfair.progress import console, progress_bar
 from reconfair.report import write_report
@@ -92,20 +93,12 @@ def run_study(
         frames, condition_order, timings, skipped = _collect_rows(config, cache, device=device, progress=progress)
     samples_table = canonical(pd.concat(frames, ignore_index=True))
     write_samples(samples_table, out / "samples.parquet")
-    evaluation = config.evaluation
-    tables = evaluate_with_uncertainty(
-        samples_table,
-        attributes=config.attributes,
-        min_group_size=evaluation.min_group_size,
-        split=evaluation.split,
-        threshold=evaluation.threshold,
-        patient_level=evaluation.patient_level,
-        n_boot=evaluation.bootstrap,
-        seed=config.seed,
-        adjust=evaluation.adjust,
-        group_auroc=evaluation.bootstrap_group_auroc,
-    )
-    write_mitigation_tables(samples_table, tables, config, cache, out / "metrics")
+    settings = EvaluationSettings.from_config(config.evaluation, attributes=config.attributes, seed=config.seed)
+    tables = evaluate_with_uncertainty(samples_table, settings)
+    _log_notes(cache.log_path, tables.notes, progress=progress)
+    if tables.n_boot:
+        settings = settings.with_bootstrap(tables.n_boot)  # mitigation tables: the resamples auto chose
+    write_mitigation_tables(samples_table, tables, config, cache, out / "metrics", settings=settings)
     tables.to_csv(out / "metrics")
     write_seed_summaries(tables, out / "metrics")
     write_examples(config, cache, out, device)  # a few images for the report's figure 6 (cache hits)
@@ -117,9 +110,20 @@ def run_study(
     )
     # the manifest first: the report's provenance section reads it
     _write_manifest(out, config, device=device, timings=timings, cache=cache, executor=executor,
-                    remote_events=remote_events, skipped=skipped)
+                    remote_events=remote_events, skipped=skipped, tables=tables)
     write_report(out)  # figures/, tables/, summary.md, report.html from the run directory alone
     return RunResult(out_dir=out, samples=samples_table, tables=tables, summary=summary)
+
+
+def _log_notes(log_path: Path, notes: tuple[str, ...], *, progress: bool) -> None:
+    """Warnings of the evaluation (uninformative models, unreachable corrections): run.log and the console."""
+    if not notes:
+        return
+    with open(log_path, "a", encoding="utf-8") as log:
+        for note in notes:
+            log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} warning: {note}\n")
+    for note in notes:
+        console.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
 
 
 def _collect_rows(
@@ -194,6 +198,7 @@ def _write_manifest(
     executor: str,
     remote_events: list[dict[str, str]],
     skipped: dict[str, dict],
+    tables: EvaluationTables,
 ) -> None:
     import monai
     import numpy
@@ -215,6 +220,11 @@ def _write_manifest(
         "executor": executor,
         "stages": cache.events,
         "remote_stages": remote_events,
+        "evaluation": {"bootstrap": config.evaluation.bootstrap, "n_boot": tables.n_boot,
+                       "family": config.evaluation.family, "adjust": config.evaluation.adjust,
+                       "alpha": config.evaluation.alpha},
+        "diagnostic_models": [] if tables.models is None else json.loads(tables.models.to_json(orient="records")),
+        "notes": list(tables.notes),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     console.log(f"wrote {out}")

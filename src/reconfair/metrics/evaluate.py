@@ -45,6 +45,7 @@ import pandas as pd
 
 from reconfair.metrics.fairness import CLASSIFICATION_FAIRNESS, SEGMENTATION_FAIRNESS
 from reconfair.metrics.groups import classification_groups, segmentation_groups
+from reconfair.metrics.schema import check_samples
 from reconfair.metrics.task import auroc
 from reconfair.metrics.threshold import equal_error_threshold
 
@@ -52,8 +53,6 @@ __all__ = ["EvaluationTables", "evaluate", "ORIGINAL"]
 
 ORIGINAL = "original"
 """Condition name of the clean images: the reference for thresholds and deltas."""
-REQUIRED_COLUMNS = ("sample_id", "split", "dataset", "task", "target", "condition")
-TASK_COLUMNS = {"classification": ("y_true", "y_score"), "segmentation": ("dice",)}
 RUN_OPTIONAL = ("seed", "replicate")
 CONDITION_OPTIONAL = ("recon", "degradation", "level", "mitigation")
 IMAGE_QUALITY = ("psnr", "ssim", "nrmse")
@@ -108,32 +107,6 @@ class EvaluationTables:
             if table is not None:
                 table.to_csv(folder / f"{name}.csv", index=False)
         return folder
-
-
-def check_schema(samples: pd.DataFrame) -> None:
-    """Raise ``ValueError`` unless ``samples`` has the required and task columns (see ``docs/samples-table.md``)."""
-    if not isinstance(samples, pd.DataFrame):
-        raise TypeError(f"samples must be a pandas DataFrame, got {type(samples).__name__}")
-    missing = [c for c in REQUIRED_COLUMNS if c not in samples.columns]
-    if missing:
-        raise ValueError(
-            f"samples lacks required column(s) {missing}; the per-sample table needs "
-            f"{list(REQUIRED_COLUMNS)} plus the task columns (see reconfair.metrics.evaluate)"
-        )
-    tasks = set(samples["task"].dropna().unique())
-    unknown = sorted(str(t) for t in tasks - set(TASK_COLUMNS))
-    if unknown or samples["task"].isna().any():
-        raise ValueError(
-            f"unknown task value(s) {unknown or [None]} in column 'task'; "
-            f"expected one of {sorted(TASK_COLUMNS)}"
-        )
-    for task in sorted(tasks):
-        lacking = [c for c in TASK_COLUMNS[task] if c not in samples.columns]
-        if lacking:
-            raise ValueError(f"samples has {task} rows but lacks column(s) {lacking}")
-    seg = samples["task"] == "segmentation"
-    if seg.any() and not np.isfinite(samples.loc[seg, "dice"].to_numpy(dtype=float)).all():
-        raise ValueError("column 'dice' has non-finite values in segmentation rows; Dice is always defined")
 
 
 def attribute_columns(samples: pd.DataFrame, attributes: Sequence[str]) -> dict[str, str]:
@@ -396,7 +369,7 @@ def evaluate(
     ...         ("test", "original", 0, .3), ("test", "original", 1, .8),
     ...         ("test", "noisy", 0, .75), ("test", "noisy", 1, .9)]
     >>> table = pd.DataFrame(rows, columns=["split", "condition", "y_true", "y_score"]).assign(
-    ...     sample_id=["a", "b", "a", "b", "a", "b"], dataset="toy", task="classification",
+    ...     sample_id=["va", "vb", "a", "b", "a", "b"], dataset="toy", task="classification",
     ...     target="nodule", attr_sex=["F", "M"] * 3)
     >>> tables = evaluate(table, attributes=["sex"], min_group_size=1)
     >>> tables.performance.query("target == 'nodule'")[["condition", "metric", "value", "threshold"]].to_dict("list")
@@ -404,7 +377,7 @@ def evaluate(
     >>> tables.fairness.query("metric == 'dp'")[["condition", "value", "delta"]].to_dict("list")
     {'condition': ['noisy', 'original'], 'value': [0.0, 1.0], 'delta': [-1.0, 0.0]}
     """
-    check_schema(samples)
+    check_samples(samples)
     policy = _check_threshold_policy(threshold)
     columns_of = attribute_columns(samples, attributes)
     run_keys = ["dataset", "task", "target", *(c for c in RUN_OPTIONAL if c in samples.columns)]

@@ -298,17 +298,19 @@ def _check_numeric(samples: pd.DataFrame, column: str) -> None:
 
 
 def _check_unique(samples: pd.DataFrame) -> None:
-    key = [*KEY_COLUMNS, *(c for c in KEY_OPTIONAL if c in samples.columns)]
+    shown = [*KEY_COLUMNS, *(c for c in KEY_OPTIONAL if c in samples.columns)]
+    key = ["dataset", *shown]  # a sample id may recur in another data set
     codes = samples.groupby(key, sort=False, dropna=False).ngroup().to_numpy()
     repeated = pd.Series(codes).duplicated().to_numpy()
     if not repeated.any():
         return
     second = int(np.flatnonzero(repeated)[0])
     first = int(np.flatnonzero(codes == codes[second])[0])
-    values = ", ".join(f"{c} {_value(samples[c].iloc[second])}" for c in key)
+    values = ", ".join(f"{c} {_value(samples[c].iloc[second])}" for c in shown)
     raise ValueError(
         f"duplicate key: row {second} repeats row {first} ({values}); {int(repeated.sum())} row(s) repeat an "
-        f"earlier key; each ({', '.join(key)}) must appear once: drop the repeats or give them distinct values"
+        f"earlier key; each ({', '.join(shown)}) must appear once per data set: drop the repeats or give them "
+        "distinct values"
     )
 
 

@@ -59,7 +59,6 @@ from reconfair.metrics.evaluate import (
     EvaluationTables,
     attribute_columns,
     attribute_values,
-    check_schema,
     describe_keys,
     fit_thresholds,
 )
@@ -71,6 +70,7 @@ from reconfair.metrics.families import (
 )
 from reconfair.metrics.hypothesis import RESULT_COLUMNS
 from reconfair.metrics.replicates import REPLICATE, combine_replicates, pool_replicates
+from reconfair.metrics.schema import check_samples
 from reconfair.metrics.sanity import model_sanity, sanity_notes
 from reconfair.metrics.settings import AUTO, EvaluationSettings
 
@@ -219,7 +219,7 @@ def bootstrap_deltas(samples: pd.DataFrame, settings: EvaluationSettings, *, aga
         rows, a condition missing in a replicate, or labels that differ
         between the original and a condition.
     """
-    check_schema(samples)
+    check_samples(samples)
     if not isinstance(settings, EvaluationSettings):
         raise TypeError(f"settings must be an EvaluationSettings, got {type(settings).__name__}")
     if settings.bootstrap == AUTO or int(settings.bootstrap) < 1:
