@@ -117,6 +117,7 @@ def evaluate(
 
     Every error exits 2 with one line, ``error: SAMPLES: <message>``.
     """
+    from reconfair.metrics.evaluate import OPTIONAL_TABLES
     from reconfair.metrics.replicates import write_seed_summaries
     from reconfair.metrics.schema import read_table
     from reconfair.metrics.settings import THRESHOLD_POLICIES, EvaluationSettings
@@ -137,9 +138,14 @@ def evaluate(
         tables = evaluate_with_uncertainty(table, settings)
     except ValueError as error:
         _input_error(samples, str(error))
+    for note in tables.notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
     folder = tables.to_csv(out)
     seeds = write_seed_summaries(tables, folder)
-    out_console.print(f"wrote {folder}/performance.csv, groups.csv, fairness.csv")
+    written = [f"{name}.csv" for name in ("performance", "groups", "fairness", *OPTIONAL_TABLES)
+               if getattr(tables, name) is not None]
+    out_console.print(f"wrote {folder}: {', '.join(written)}" + (f" (B = {tables.n_boot})" if tables.n_boot else ""),
+                      highlight=False, soft_wrap=True)
     if seeds:
         out_console.print(f"wrote {', '.join(p.name for p in seeds)} (mean ± sd over replicate seeds)")
 

@@ -328,7 +328,7 @@ class EvaluationConfig(_Frozen):
     min_group_size: int = Field(10, ge=1)
     threshold: Literal["fixed-validation", "refit"] | float = "fixed-validation"
     patient_level: bool = False
-    bootstrap: int | Literal["auto"] = 1000
+    bootstrap: int | Literal["auto"] = "auto"
     """Paired patient-bootstrap resamples for SE, CI and p-values of every delta (0: skip); ``auto``:
     from 1000 up to what the multiple-testing families need, within ``bootstrap_budget_s``."""
     bootstrap_budget_s: float = Field(600.0, gt=0)

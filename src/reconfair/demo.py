@@ -72,7 +72,7 @@ def demo_config(*, quick: bool = False) -> StudyConfig:
                     ],
                 },
             ],
-            "evaluation": {"split": "test", "min_group_size": 10, "bootstrap": 1000},
+            "evaluation": {"split": "test", "min_group_size": 10, "bootstrap": "auto"},
         },
         source="demo",
     )

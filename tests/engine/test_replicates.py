@@ -34,7 +34,7 @@ TINY = {
         "mitigations": [{"kind": "eodd", "lambdas": [1], "epochs": 1}],
         "tasks": [{"kind": "classification", "model": {"epochs": 1}}],
     }],
-    "evaluation": {"min_group_size": 1, "bootstrap": 0},
+    "evaluation": {"min_group_size": 1, "bootstrap": 40},
 }
 IDENTITY, UNET_CONDITION = "radiograph-lowdose@3000/identity", "radiograph-lowdose@3000/unet"
 
@@ -212,3 +212,22 @@ def test_ray_executor_with_two_replicates_gives_the_local_table(runs, tmp_path, 
     assert {e["status"] for e in manifest["stages"]} == {"cached"}
     computed = {(e["stage"], e["key"]) for e in manifest["remote_stages"] if e["status"] == "computed"}
     assert computed == {(s.stage, s.key) for s in plan_study(tiny(2), Cache(tmp_path / "empty")) if s.key}
+
+
+def test_the_metrics_combine_the_replicates(runs):
+    """fairness.csv holds the method (mean over replicates, pooled bootstrap); replicates_*.csv each one."""
+    _, _, two = runs
+    metrics = two.out_dir / "metrics"
+    fairness = pd.read_csv(metrics / "fairness.csv")
+    per = pd.read_csv(metrics / "replicates_fairness.csv")
+    assert sorted(per["replicate"].unique()) == [0, 1] and "replicate" not in fairness.columns
+    keys = ["target", "condition", "attribute", "metric"]
+    mean = per.groupby(keys)["delta"].mean().rename("expected").reset_index()
+    merged = fairness.merge(mean, on=keys)
+    assert len(merged) == len(fairness)
+    np.testing.assert_allclose(merged["delta"], merged["expected"], equal_nan=True, atol=1e-12)
+    reconstructed = fairness[fairness["condition"] != "original"]
+    assert (reconstructed["n_replicates"] == 2).all() and (reconstructed["n_boot"] == 40).all()
+    models = pd.read_csv(metrics / "models.csv")
+    assert sorted(models["replicate"].unique()) == [0, 1]
+    assert len(_manifest(two.out_dir)["diagnostic_models"]) == len(models)

@@ -233,13 +233,15 @@ def test_calibration_under_the_null() -> None:
     assert stats.kstest([r.p_value for r in results], "uniform").pvalue > 0.01
 
 
-def test_null_without_any_group_difference_is_conservative() -> None:
+def test_null_without_any_group_difference_keeps_its_size() -> None:
     # Attribute independent of everything: the true EODD is 0, where max - min is not
-    # differentiable and the percentile bootstrap of the delta is known to over-cover
-    # (observed: coverage 1.0, p-values piled towards 1).  The test keeps type-I error <= 5 %.
+    # differentiable and the percentile bootstrap of the delta over-covers (coverage ~1.0).
+    # The Wald test of the signed gaps still has its size: it rejects about 5 %, not 0 %
+    # (200 replicates: binomial sd 1.5 points; tests/metrics/test_calibration.py is finer).
     results = _eodd_results(200, 300, gap=0.0, effect=0.0)
     assert np.mean([r.ci_low <= 0 <= r.ci_high for r in results]) >= 0.95
-    assert np.mean([r.p_value < 0.05 for r in results]) <= 0.05
+    assert 0.01 <= np.mean([r.p_value < 0.05 for r in results]) <= 0.10
+    assert all(r.test == "wald-gaps" and r.p_value >= 1 / 301 for r in results)
 
 
 def test_power_against_a_planted_effect() -> None:

@@ -15,15 +15,19 @@ from reconfair.metrics.calibration import DESIGNS, simulate, summarize
 GAP_METRICS = ("eodd", "eodd_max", "eop", "dp", "delta_dice", "ser")
 
 
-def _summaries(n_replicates: int, seed: int):
-    return {design: summarize(simulate(design, n_replicates=n_replicates, seed=seed)).set_index("metric")
+def _summaries(n_replicates: int, seed: int, group_auroc: bool = False):
+    return {design: summarize(simulate(design, n_replicates=n_replicates, seed=seed,
+                                       group_auroc=group_auroc)).set_index("metric")
             for design in DESIGNS}
 
 
-def _check(summaries, *, size: tuple[float, float], coverage: float, power_gap: float) -> None:
+def _check(summaries, *, size: tuple[float, float], coverage: float, power_gap: float,
+           group_auroc: bool = False) -> None:
     for design in ("null", "inherent"):
         table = summaries[design]
         metrics = GAP_METRICS + (("auroc", "dice") if design == "inherent" else ())
+        if group_auroc:  # worst-group AUROC falls with the added noise in "null": a null only in "inherent"
+            metrics += ("auroc_gap", "worst_group_auroc") if design == "inherent" else ("auroc_gap",)
         for metric in metrics:
             row = table.loc[metric]
             assert size[0] <= row["rejection"] <= size[1], (design, metric, row["rejection"])
@@ -44,4 +48,5 @@ def test_calibration_quick():
 
 @pytest.mark.slow
 def test_calibration_full():
-    _check(_summaries(1000, seed=12), size=(0.03, 0.07), coverage=0.93, power_gap=0.10)
+    _check(_summaries(1000, seed=12, group_auroc=True), size=(0.03, 0.07), coverage=0.93, power_gap=0.10,
+           group_auroc=True)

@@ -39,7 +39,7 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class Sample:
-    """One image with its target and attributes (DESIGN section 3)."""
+    """One image with its target and attributes (docs/reconstruction.md)."""
 
     sample_id: str
     patient_id: str

@@ -95,9 +95,7 @@ def run_study(
     write_samples(samples_table, out / "samples.parquet")
     settings = EvaluationSettings.from_config(config.evaluation, attributes=config.attributes, seed=config.seed)
     tables = evaluate_with_uncertainty(samples_table, settings)
-    _log_notes(cache.log_path, tables.notes, progress=progress)
-    if tables.n_boot:
-        settings = settings.with_bootstrap(tables.n_boot)  # mitigation tables: the resamples auto chose
+    _log_notes(cache.log_path, tables.notes)
     write_mitigation_tables(samples_table, tables, config, cache, out / "metrics", settings=settings)
     tables.to_csv(out / "metrics")
     write_seed_summaries(tables, out / "metrics")
@@ -115,7 +113,7 @@ def run_study(
     return RunResult(out_dir=out, samples=samples_table, tables=tables, summary=summary)
 
 
-def _log_notes(log_path: Path, notes: tuple[str, ...], *, progress: bool) -> None:
+def _log_notes(log_path: Path, notes: tuple[str, ...]) -> None:
     """Warnings of the evaluation (uninformative models, unreachable corrections): run.log and the console."""
     if not notes:
         return

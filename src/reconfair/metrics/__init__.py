@@ -1,6 +1,6 @@
 """Metrics: per-sample image and task metrics, the by-group frame, fairness.
 
-Layers (DESIGN sections 6 and 7.4), each built on the one below:
+Layers, each built on the one below:
 
 1. per sample: :func:`psnr`, :func:`ssim`, :func:`nrmse` (torch, batched),
    :func:`dice`; per label: :func:`auroc`, :func:`equal_error_threshold`;

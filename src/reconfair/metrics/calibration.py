@@ -32,9 +32,9 @@ and the true change.
 
 Examples
 --------
->>> rows = simulate("planted", n_replicates=2, n_patients=200, n_boot=100, seed=0)
->>> sorted(rows["metric"].unique())
-['auroc', 'delta_dice', 'dice', 'dp', 'eodd', 'eodd_max', 'eop', 'ser']
+>>> rows = simulate("planted", n_replicates=2, n_patients=200, n_boot=100, seed=0, group_auroc=True)
+>>> sorted(rows["metric"].unique())  # doctest: +NORMALIZE_WHITESPACE
+['auroc', 'auroc_gap', 'delta_dice', 'dice', 'dp', 'eodd', 'eodd_max', 'eop', 'ser', 'worst_group_auroc']
 >>> round(float(rows.loc[rows["metric"] == "eodd", "truth"].iloc[0]), 3)
 0.108
 """
@@ -114,7 +114,14 @@ def true_changes(design: Design) -> dict[str, float]:
     ser = [(1 - min(d)) / (1 - max(d)) for d in (mean_dice, recon_dice)]
     out["ser"] = ser[1] - ser[0]
     out["dice"] = float(np.mean(recon_dice) - np.mean(mean_dice))
-    out["auroc"] = 0.0 if design.redraw else float("nan")  # not a null when noise is added
+    # binormal AUROC of s = y mu + e (+ sd xi): Phi(mu / sqrt(2 (1 + sd^2)))
+    auc_before = [float(norm.cdf(mu / np.sqrt(2.0))) for mu in design.mu]
+    auc_after = [float(norm.cdf(mu / np.sqrt(2.0 * (1 + sd**2)))) for mu, sd in zip(design.mu, design.added_sd)]
+    if design.redraw:
+        auc_after = auc_before
+    out["auroc"] = 0.0 if design.redraw else float("nan")  # overall AUROC: a mixture, no closed form needed
+    out["auroc_gap"] = abs(auc_after[0] - auc_after[1]) - abs(auc_before[0] - auc_before[1])
+    out["worst_group_auroc"] = min(auc_after) - min(auc_before)
     return out
 
 
@@ -168,8 +175,11 @@ def reference_tests(study: dict[str, np.ndarray]) -> dict[str, float]:
 
 
 def simulate(design: str, *, n_replicates: int, n_patients: int = 800, n_boot: int = 500, seed: int = 0,
-             alpha: float = 0.05, power: float = 0.8) -> pd.DataFrame:
-    """One row per replicate x metric: our delta, CI, p and mdc, the reference p, and the true change."""
+             alpha: float = 0.05, power: float = 0.8, group_auroc: bool = False) -> pd.DataFrame:
+    """One row per replicate x metric: our delta, CI, p and mdc, the reference p, and the true change.
+
+    ``group_auroc`` adds the AUROC gap and worst-group AUROC (about 4x slower).
+    """
     if design not in DESIGNS:
         raise ValueError(f"unknown design {design!r}; expected one of {tuple(DESIGNS)}")
     spec = DESIGNS[design]
@@ -180,7 +190,7 @@ def simulate(design: str, *, n_replicates: int, n_patients: int = 800, n_boot: i
         patients = np.arange(n_patients)
         classification = paired_bootstrap(study["y"], study["original"], study["recon"], patients,
                                           groups={"sex": study["groups"]}, threshold=THRESHOLD, n_boot=n_boot,
-                                          seed=replicate)
+                                          seed=replicate, group_auroc=group_auroc)
         segmentation = paired_dice_bootstrap(study["dice"], study["dice_recon"], patients,
                                              groups={"sex": study["groups"]}, n_boot=n_boot, seed=replicate)
         reference = reference_tests(study)

@@ -1,4 +1,4 @@
-"""Point-estimate evaluation of the per-sample table (DESIGN section 6).
+"""Point-estimate evaluation of the per-sample table (docs/statistics.md).
 
 :func:`evaluate` turns ``samples.parquet`` (one row per sample x condition x
 target) into three tables, written by ``EvaluationTables.to_csv(run_dir /
@@ -157,7 +157,7 @@ def fit_thresholds(
         if key not in fitted:
             raise ValueError(
                 f"no rows with split == 'val' and condition == {condition!r} for {describe_keys(keys)}; "
-                "the decision threshold is fitted there (DESIGN section 6)"
+                "the decision threshold is fitted there (docs/statistics.md)"
             )
         part = fitted[key]
         try:

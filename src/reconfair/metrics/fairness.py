@@ -1,4 +1,4 @@
-"""Fairness scalars: thin wrappers over the by-group frame (DESIGN section 6).
+"""Fairness scalars: thin wrappers over the by-group frame (docs/statistics.md).
 
 Each function reads a frame from :func:`~reconfair.metrics.groups.classification_groups`
 or :func:`~reconfair.metrics.groups.segmentation_groups` and returns one

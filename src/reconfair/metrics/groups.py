@@ -1,9 +1,9 @@
 """The one by-group frame: counts and rates per group of one attribute.
 
-Every per-group number in the package comes from here (DESIGN section 7.4):
+Every per-group number in the package comes from here:
 fairness scalars (:mod:`reconfair.metrics.fairness`) are thin wrappers that read
 this frame.  A rate that cannot be computed is NaN and its ``<rate>_reason``
-column says why (DESIGN section 7.5); a computable rate has reason ``""``.
+column says why; a computable rate has reason ``""``.
 
 A rate needs class members: TPR is defined with at least ``min_group_size``
 positives, FPR with at least ``min_group_size`` negatives (counted

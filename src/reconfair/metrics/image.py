@@ -1,9 +1,9 @@
-"""Per-sample image-quality metrics: PSNR, SSIM, NRMSE (DESIGN section 6).
+"""Per-sample image-quality metrics: PSNR, SSIM, NRMSE (docs/statistics.md).
 
 All three take a batch ``x`` (the image under test) and ``ref`` (the clean
 image), shaped ``B x 1 x H x W`` or ``B x H x W``, with values in [0, 1], and
 return one float64 value per sample (a tensor of shape ``B``) on the inputs'
-device.  The data range is always 1 (DESIGN section 3: one normalisation policy
+device.  The data range is always 1 (docs/reconstruction.md: one normalisation policy
 for every model), and the arithmetic is done in float64.
 
 The definitions match scikit-image on the same inputs:

@@ -1,4 +1,4 @@
-"""Adjusted p-values for a family of tests (DESIGN section 6).
+"""Adjusted p-values for a family of tests (docs/statistics.md).
 
 Holm's step-down procedure (family-wise error rate, the default) and
 Benjamini-Hochberg's step-up procedure (false discovery rate).  Both return

@@ -222,7 +222,7 @@ def dice(pred: ArrayLike | Any, truth: ArrayLike | Any) -> np.ndarray:
     numpy.ndarray
         Shape ``B``, float64, never NaN.  Conventions for empty masks: empty
         truth and empty prediction -> 1 (correctly found nothing); empty truth
-        with a non-empty prediction -> 0 (DESIGN section 6).
+        with a non-empty prediction -> 0 (docs/statistics.md).
 
     Examples
     --------

@@ -1,6 +1,6 @@
 """The operating point: the equal sensitivity/specificity threshold.
 
-DESIGN section 6 fixes one decision rule for the whole package: a sample is
+docs/statistics.md fixes one decision rule for the whole package: a sample is
 predicted positive if and only if ``score >= threshold``.  The threshold is the
 point of the ROC curve where sensitivity (TPR) equals specificity (TNR), fitted
 on the validation split's predictions on original images and then held fixed

@@ -14,7 +14,7 @@ extra training with no mitigation at all.
 
 The fairness terms see the reconstruction each loss already computes (its
 ``terms()``): the U-Net's output, Pix2Pix's generated image, and for IR-SDE
-the one-step estimate ``x0_hat`` from the predicted noise (DESIGN section 5),
+the one-step estimate ``x0_hat`` from the predicted noise (docs/reconstruction.md),
 each clamped to [0, 1] as the classifier sees images at inference.  The
 classifier is frozen (eval mode, ``requires_grad`` off), so gradient flows
 through it to the reconstructor but never into its weights.

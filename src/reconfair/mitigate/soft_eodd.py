@@ -11,7 +11,7 @@ tau_batch``, the first batch initialising it).  Per group ``g`` of attribute
     TPR_g = sum(s y [g]) / sum(y [g])        FPR_g = sum(s (1 - y) [g]) / sum((1 - y) [g])
     EODD_{l,a} = 1/2 [(max_g TPR_g - min_g TPR_g) + (max_g FPR_g - min_g FPR_g)]
 
-(DESIGN section 6's EODD with soft counts).  Unknown labels (NaN) are left
+(docs/statistics.md's EODD with soft counts).  Unknown labels (NaN) are left
 out; a group without positives (negatives) in the batch is left out of the
 TPR (FPR) spread, and a spread over fewer than two groups is 0.  The penalty
 is the mean (or max) of ``EODD_{l,a}`` over labels and attributes, a number

@@ -1,4 +1,4 @@
-"""Degradation operators: seeded, batched, torch (DESIGN sections 3 and 4).
+"""Degradation operators: seeded, batched, torch (docs/physics.md).
 
 Every operator follows :class:`~reconfair.physics.base.Degradation`:
 ``measure(x, generator=...)`` gives the raw measurement (photon counts,

@@ -4,7 +4,7 @@ A degradation operator turns a clean batch ``x`` (``B x 1 x H x W`` float32 in
 [0, 1]) into a raw measurement (:meth:`Degradation.measure`) and that
 measurement into the classical image-domain estimate
 (:meth:`Degradation.to_image`); :meth:`Degradation.degrade` chains both and is
-what learned reconstructors receive as input (DESIGN section 3).
+what learned reconstructors receive as input (docs/reconstruction.md).
 
 Randomness
 ----------
@@ -56,7 +56,7 @@ __all__ = [
 
 @runtime_checkable
 class Degradation(Protocol):
-    """What every degradation operator provides (DESIGN sections 3 and 4).
+    """What every degradation operator provides (docs/physics.md).
 
     Attributes
     ----------

@@ -8,7 +8,7 @@ the whole square (no circular-support assumption).  :func:`radon` and
 :func:`fbp` work in pixel units (a ray crossing ``k`` pixels of value 1 sums to
 about ``k``), exactly like scikit-image.
 
-Physics (DESIGN section 4): the pixel size is ``1 / N``, so the line integral is
+Physics (docs/physics.md): the pixel size is ``1 / N``, so the line integral is
 ``p = mu * radon(x) / N`` and an object of density 1 spanning the full width
 attenuates by ``exp(-mu)`` (``mu = 4`` by default, as for radiographs).  Counts
 ``n ~ Poisson(N0 * b(u) * exp(-p))`` with bowtie ``b(u) = exp(-k u^2)``,

@@ -4,7 +4,7 @@ The clean image is read as a line integral ``p = mu * x``.  A detector pixel
 with no object receives ``N0`` photons on average, so the counts are
 ``n ~ Poisson(N0 * exp(-p)) + sigma_e * z`` (``z`` standard normal electronic
 noise).  The classical estimate is ``p_hat = -log(max(n, 0.5) / N0)`` and the
-noisy image ``clip(p_hat / mu, 0, 1)`` (DESIGN section 4).
+noisy image ``clip(p_hat / mu, 0, 1)`` (docs/physics.md).
 
 Examples
 --------

@@ -1,7 +1,7 @@
 """Classical baseline reconstructions: identity, FBP, zero-filled magnitude.
 
-A degradation hands learned reconstructors an image-domain input (DESIGN
-section 3): the noisy radiograph, the FBP image, the zero-filled magnitude.
+A degradation hands learned reconstructors an image-domain input
+(docs/physics.md): the noisy radiograph, the FBP image, the zero-filled magnitude.
 That input *is* the classical reconstruction, so the baseline passes it on,
 clipped to [0, 1], and is named after the operator's classical method.
 

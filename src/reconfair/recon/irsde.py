@@ -1,4 +1,4 @@
-"""IR-SDE: the mean-reverting SDE restoration model of DESIGN section 5.
+"""IR-SDE: the mean-reverting SDE restoration model of docs/reconstruction.md.
 
 Forward SDE ``dx = theta_t (mu - x) dt + sigma_t dw`` with
 ``sigma_t^2 = 2 lambda^2 theta_t``, ``mu`` the degraded image, ``lambda = 10/255``,
@@ -271,7 +271,7 @@ class IRSDEMethod:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``(loss, x0_hat)``: :meth:`batch_loss` and the one-step estimate of ``x0`` from the same draw.
 
-        ``x0_hat = mu + (x_t - mu - s_t eps_phi) exp(theta_bar_t)`` (DESIGN section 5) keeps the
+        ``x0_hat = mu + (x_t - mu - s_t eps_phi) exp(theta_bar_t)`` (docs/reconstruction.md) keeps the
         graph to the network, so a loss through a downstream model trains it.
         """
         n = mu.shape[0]

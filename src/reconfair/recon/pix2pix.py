@@ -1,4 +1,4 @@
-"""Pix2Pix: a U-Net generator against a conditional PatchGAN (DESIGN section 5).
+"""Pix2Pix: a U-Net generator against a conditional PatchGAN (docs/reconstruction.md).
 
 Losses (BCE with logits, the signs the study's code inverted):
 
@@ -62,7 +62,7 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         "residual": False,
         "disc_channels": 64,
         "disc_layers": 3,
-        "lambda_l1": 1000.0,  # the study's value (DESIGN section 5: 100 is pix2pix's default)
+        "lambda_l1": 1000.0,  # the study's value (docs/reconstruction.md: 100 is pix2pix's default)
         "betas": [0.5, 0.999],
         "epochs": 20,
         "batch_size": 16,

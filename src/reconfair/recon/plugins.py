@@ -1,6 +1,6 @@
 """Bring your own reconstruction: precomputed files, a torch module, a callable, a factory.
 
-Every wrapper follows the reconstructor protocol (DESIGN section 3):
+Every wrapper follows the reconstructor protocol (docs/reconstruction.md):
 ``reconstruct(y, *, generator=None, sample_ids=None)`` takes a float32 batch
 N×1×H×W in [0, 1] and returns one of the same shape, float32, clipped to
 [0, 1] (never re-normalised); ``fit`` is a no-op and ``name`` names the method.

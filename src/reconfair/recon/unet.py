@@ -1,4 +1,4 @@
-"""U-Net reconstructor: MONAI ``BasicUNet`` trained with MSE (DESIGN section 5).
+"""U-Net reconstructor: MONAI ``BasicUNet`` trained with MSE (docs/reconstruction.md).
 
 ``BasicUNet`` has two 3x3 convolutions per resolution level and four
 down-sampling steps; the ``paper`` preset uses 64 -> 1024 channels as in the
@@ -6,7 +6,7 @@ study.  With ``residual`` the network learns a correction ``x = y + f(y)``
 and its last layer starts at zero, so an untrained model is the identity
 baseline and training can only move away from it where that lowers the
 loss (the ``demo`` preset uses this; it reaches the baseline's PSNR at step
-0 instead of after many epochs).  Normalisation policy (DESIGN section 3): the network is trained on its
+0 instead of after many epochs).  Normalisation policy (docs/reconstruction.md): the network is trained on its
 raw output against the clean image (MSE, so gradients never vanish at the
 bounds), and :meth:`UNetMethod.reconstruct` clamps the output to [0, 1].  No
 image is ever re-normalised per batch or per image.
