@@ -37,9 +37,11 @@ import numpy as np
 import pandas as pd
 
 from reconfair.report.evidence import (
-    ci_of, clear_undefined, detectable, flag_for, model_flags, p_of, significance,
+    ci_of, clear_undefined, detectable, flag_for, model_flags, p_of, significance, uninformative_mask,
 )
-from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL, TASK_METRIC, condition_label, number, signed
+from reconfair.report.labels import (
+    FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL, TASK_METRIC, condition_label, number, signed,
+)
 from reconfair.report.style import SIGNIFICANCE
 
 NO_VERDICT = "model uninformative: no verdict"
@@ -131,11 +133,6 @@ def _with_task_delta(perf: pd.DataFrame, metric: str, condition: str, alpha: flo
     return clear_undefined(rows.assign(delta=delta), alpha)
 
 
-def _flagged(rows: pd.DataFrame, flagged: Flags) -> np.ndarray:
-    return np.array([bool(flag_for(flagged, str(r["dataset"]), str(r["task"]), str(r["target"])))
-                     for _, r in rows.iterrows()], dtype=bool)
-
-
 def _direction(rows: pd.DataFrame, alpha: float) -> str:
     """stable / down / up / mixed from the significant changes; '' without a bootstrap."""
     if "p_adjusted" not in rows.columns or not np.isfinite(rows["p_adjusted"].to_numpy(dtype=float)).any():
@@ -147,7 +144,7 @@ def _direction(rows: pd.DataFrame, alpha: float) -> str:
 
 def _task_part(perf: pd.DataFrame, metric: str, condition: str, flagged: Flags, alpha: float) -> str:
     rows = _with_task_delta(perf, metric, condition, alpha)
-    bad = _flagged(rows, flagged)
+    bad = uninformative_mask(rows, flagged)
     name = METRIC_NAMES[metric]
     if len(rows) == 1:
         record = rows.iloc[0]
@@ -173,7 +170,7 @@ def _task_part(perf: pd.DataFrame, metric: str, condition: str, flagged: Flags, 
 
 
 def _fairness_part(rows: pd.DataFrame, name: str, flagged: Flags, alpha: float) -> str:
-    bad = _flagged(rows, flagged)
+    bad = uninformative_mask(rows, flagged)
     if len(rows) == 1:
         record = rows.iloc[0]
         if not np.isfinite(float(record["delta"])):

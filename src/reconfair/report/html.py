@@ -45,7 +45,8 @@ pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.8em}
 ul.headlines li{margin:.25em 0}
 #verdict ol li{margin:.2em 0}.family{color:#333;font-size:.92em}
 .banner{background:#f2f2f2;border-left:4px solid #D55E00;padding:.5em 1em;margin:.4em 0}
-table.overview th{cursor:default;position:static;text-align:center}table.overview td.cell{text-align:center;white-space:nowrap}
+table.overview th{cursor:default;position:static;text-align:center}
+table.overview td.cell{text-align:center;white-space:nowrap}
 table.overview .target{font-size:.85em;color:#333}
 details{margin:.4em 0}details>summary{cursor:pointer;font-weight:600}
 """
