@@ -1,4 +1,5 @@
-"""report.html in a real browser (headless Chromium): no console errors, images decoded, summary complete.
+"""report.html in a real browser (headless Chromium): no console errors, images decoded, summary complete,
+the verdict on the first screen and the details collapsed.
 
 Skips when no Chromium binary is installed (``make test`` installs Debian's
 ``chromium`` where apt is available) or the ``playwright`` driver package is
@@ -36,9 +37,19 @@ def _open(executable, run_dir, screenshot):
             page.goto((run_dir / "report.html").resolve().as_uri(), wait_until="load")
             images = page.eval_on_selector_all(
                 "img", "els => els.map(e => ({alt: e.alt, complete: e.complete, width: e.naturalWidth}))")
-            summary = page.inner_text("#summary")
+            # the first screen, as loaded (no scrolling): where the verdict is
+            verdict = page.eval_on_selector("#verdict", """el => {
+                const box = el.getBoundingClientRect();
+                const first = el.querySelector("li, p.none").getBoundingClientRect();
+                const summary = document.querySelector("#summary");
+                return {top: box.top, firstTop: first.top, firstBottom: first.bottom, scrollY: window.scrollY,
+                        beforeSummary: !!(el.compareDocumentPosition(summary) & Node.DOCUMENT_POSITION_FOLLOWING)};
+            }""")
+            verdict["visible"] = page.is_visible("#verdict")
+            details = page.eval_on_selector_all("details", "els => els.map(e => e.hasAttribute('open'))")
+            summary = page.text_content("#summary")  # the headlines sit in collapsed <details>: not rendered text
             conditions = page.eval_on_selector_all("#summary li", "els => els.map(e => e.dataset.condition)")
-            page.screenshot(path=str(screenshot), full_page=False)  # the top: notice and summary
+            page.screenshot(path=str(screenshot), full_page=False)  # the top: notice and verdict
             table = "#bias_change"
             first_before = page.inner_text(f"{table} tbody tr:first-child td:nth-child(9)")
             page.click(f"{table} th:nth-child(9)")  # delta, ascending
@@ -47,10 +58,11 @@ def _open(executable, run_dir, screenshot):
         finally:
             browser.close()
     return {"console": console, "errors": errors, "requests": requests, "images": images, "summary": summary,
-            "conditions": conditions, "sorted": ascending, "first_before": first_before}
+            "conditions": conditions, "sorted": ascending, "first_before": first_before, "verdict": verdict,
+            "details": details}
 
 
-@pytest.mark.parametrize("which", ["tiny_run", "mitigated_run"])
+@pytest.mark.parametrize("which", ["tiny_run", "mitigated_run", "uncertain_run"])
 def test_report_renders_in_chromium(which, request, tmp_path):
     executable = _chromium()  # skip before the (slow) run fixture when there is no browser
     run_dir = request.getfixturevalue(which)
@@ -69,6 +81,12 @@ def test_report_renders_in_chromium(which, request, tmp_path):
     assert set(page["conditions"]) == set(conditions)
     values = [float(v) for v in page["sorted"] if v]
     assert values == sorted(values) and len(values) > 3  # the inline JS sorted the table by delta
+    verdict = page["verdict"]
+    assert verdict["visible"] and verdict["scrollY"] == 0
+    assert verdict["top"] < 900 and verdict["firstBottom"] < 900, verdict  # its first line on the first screen
+    assert verdict["beforeSummary"]
+    datasets_tasks = pd.read_csv(run_dir / "metrics" / "performance.csv")[["dataset", "task"]].drop_duplicates()
+    assert len(page["details"]) >= len(datasets_tasks) and not any(page["details"])  # all collapsed
 
 
 def test_the_browser_check_catches_a_broken_report(tiny_run, tmp_path):

@@ -134,3 +134,23 @@ def test_examples_equal_the_images_inference_saw(tiny_run):
     # positives for the top target are preferred
     chest = np.load(tiny_run / "examples" / "synthetic-chest.npz", allow_pickle=False)
     assert (chest["labels"] == 1).all()
+
+
+def test_a_run_without_the_new_columns_still_opens_with_verdict_and_overview(tiny_run):
+    """The tiny run is written by today's metrics layer (no significant, p_floor, models.csv, families.csv)."""
+    html = (tiny_run / "report.html").read_text()
+    order = [html.index(f'id="{name}"') for name in ("verdict", "overview", "summary", "figures", "provenance")]
+    assert order == sorted(order)
+    assert 'id="banners"' not in html  # neither models.csv nor families.csv
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    assert config["evaluation"]["family"] == "metric"
+    assert "Holm within one family per data set × task × attribute × metric" in html
+    assert html.count("<details") >= 3 and "<details open" not in html
+
+
+def test_the_new_layout_regenerates_identically(uncertain_run):
+    names = ("report.html", "summary.md", "tables/bias_change.csv", "tables/performance.csv",
+             "figures/bias_change_ci_synthetic-chest_classification.svg")
+    first = {n: (uncertain_run / n).read_bytes() for n in names}
+    write_report(uncertain_run)
+    assert {n: (uncertain_run / n).read_bytes() for n in names} == first

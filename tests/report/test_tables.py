@@ -48,3 +48,23 @@ def test_labels():
         "FBP at 10,000 photons, with adversarial debiasing (λ = 1)")
     assert number(-0.0001) == "0.000" and number(float("inf")) == "n/a"
     assert severity_order("mri-undersampling", [16.0, 4.0, 8.0]) == [4.0, 8.0, 16.0]
+
+
+def test_tables_carry_the_new_columns_p_in_words_and_model_status():
+    floor = 2 / 1001
+    perf = pd.DataFrame({"dataset": "d", "task": "classification", "target": ["t", "t", "u", "u"],
+                         "condition": ["original", "x@1/y", "original", "x@1/y"], "metric": "auroc",
+                         "value": [0.9, 0.8, 0.3, 0.35], "ci_low": [np.nan, -0.15, np.nan, -0.1],
+                         "ci_high": [np.nan, -0.05, np.nan, 0.2], "p_value": [np.nan, floor, np.nan, 0.5],
+                         "p_adjusted": [np.nan, 0.004, np.nan, 1.0], "p_floor": [np.nan, floor, np.nan, floor],
+                         "significant": [False, True, False, False], "mdc": [np.nan, 0.03, np.nan, 0.2],
+                         "test": ["", "percentile", "", "percentile"]})
+    models = pd.DataFrame({"dataset": "d", "task": "classification", "target": ["t", "u"], "metric": "auroc",
+                           "status": ["ok", "uninformative"], "reason": ["", "validation AUROC 0.3"]})
+    table = performance_table(perf, models=models).set_index(["target", "condition"])
+    assert table.loc[("t", "x@1/y"), "p"] == "p < 0.002, p_adj ≤ 0.004"
+    assert table.loc[("u", "x@1/y"), "p"] == "p_adj = 1.000"
+    assert table.loc[("t", "x@1/y"), "significant"] and not table.loc[("u", "x@1/y"), "significant"]
+    assert table["model_status"].tolist() == ["ok", "ok", "uninformative", "uninformative"]
+    assert {"p_floor", "mdc", "test"} <= set(table.columns)
+    assert "model_status" not in performance_table(perf).columns  # no models.csv, no column

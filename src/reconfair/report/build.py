@@ -8,7 +8,6 @@ identical files.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
@@ -19,16 +18,19 @@ from reconfair.report.figures_examples import plot_examples
 from reconfair.report.figures_mitigation import plot_lambda_tradeoff, plot_mitigation_change
 from reconfair.report.figures_quality import plot_quality_and_task
 from reconfair.report.headline import headlines
-from reconfair.report.html import FigureEntry, render_html
+from reconfair.report.html import FigureEntry, VerdictEntry, render_html
 from reconfair.report.labels import recon_order
+from reconfair.report.overview import overview_html
+from reconfair.report.provenance import provenance
+from reconfair.report.replicates import plot_replicates, replicate_count, with_replicate_spread
 from reconfair.report.rundata import RunData, load_run
 from reconfair.report.summary import SYNTHETIC_NOTICE, summary_frame, write_summary
 from reconfair.report.tables import report_tables, write_tables
+from reconfair.report.verdict import family_banners, family_line, findings, model_banners, no_finding_text
 
 NO_MITIGATION = "no mitigation configured: the run wrote no metrics/mitigation.csv or metrics/lambda_sweep.csv"
 EMPTY_MITIGATION = "no mitigation results: metrics/mitigation.csv and metrics/lambda_sweep.csv have no rows"
-HASHED_INPUTS = ("config.yaml", "manifest.json", "samples.parquet", "metrics/performance.csv",
-                 "metrics/groups.csv", "metrics/fairness.csv", "metrics/mitigation.csv", "metrics/lambda_sweep.csv")
+ONE_REPLICATE = "one model replicate per model (replicates: 1): no per-replicate spread to show"
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -39,26 +41,40 @@ def write_report(run_dir: str | Path) -> Path:
     """
     run = load_run(run_dir)
     notes = _restrict_to_one_seed(run)
+    run.fairness = with_replicate_spread(run.fairness, run.replicates_fairness)
     root = run.root
     figures_dir = root / "figures"
     order = run.condition_order()
     attributes = run.attributes
+    alpha = run.alpha
     datasets = [d for d in run.datasets if d in set(run.performance["dataset"])]
     tables = EvaluationTables(performance=run.performance, groups=run.groups, fairness=run.fairness)
     summary = summary_frame(tables, attributes=attributes, condition_order=order, dataset_order=datasets)
     write_summary(summary, root / "summary.md", synthetic=run.synthetic)
     named = {name: _in_order(table, datasets, order)
-             for name, table in report_tables(summary, run.performance, run.fairness, run.mitigation).items()}
+             for name, table in report_tables(summary, run.performance, run.fairness, run.mitigation, alpha=alpha,
+                                              models=run.models, replicates=run.replicates_fairness).items()}
     write_tables(named, root / "tables")
     figures = _figures(run, datasets=datasets, attributes=attributes, order=order, out=figures_dir)
+    family = family_line(run.evaluation, run.families, [run.fairness, run.performance])
+    found = findings(run.performance, run.fairness, models=run.models, alpha=alpha,
+                     several_datasets=len(datasets) > 1)
+    power = run.evaluation.get("power", 0.8)
+    verdict = VerdictEntry(family=family, findings=tuple(found), none=() if found else tuple(
+        no_finding_text(run.fairness, run.performance, family=family, datasets=datasets,
+                        power=float(power) if isinstance(power, (int, float)) else 0.8)))
     page = render_html(
         title=f"reconfair report: {run.config.get('name', root.name)}",
         notice=SYNTHETIC_NOTICE if run.synthetic else None,
+        verdict=verdict,
+        banners=[*model_banners(run.models), *family_banners(run.families)],
+        overview=overview_html(run.fairness, datasets=datasets, attributes=attributes, conditions=order,
+                               models=run.models, alpha=alpha, replicates=run.replicates_fairness),
         headlines=headlines(run.performance, run.fairness, datasets=datasets, conditions=order,
-                            attributes=attributes),
+                            attributes=attributes, models=run.models, alpha=alpha),
         figures=figures,
         tables=named,
-        provenance=_provenance(run),
+        provenance=provenance(run, family=family),
         config_text=(root / "config.yaml").read_text(encoding="utf-8") if (root / "config.yaml").is_file() else "",
         notes=notes,
     )
@@ -105,8 +121,9 @@ def _figures(run: RunData, *, datasets: list[str], attributes: list[str], order:
     entries.append(FigureEntry(
         "3", "Bias change with 95% CIs",
         "Paired patient-bootstrap 95% CI of each change; filled markers and * = significant after the run's "
-        "multiple-testing correction (p_adj < 0.05).",
-        _some(plot_bias_ci(fair, dataset=d, task=t, attributes=attributes, condition_order=mine(d), out_dir=out)
+        f"multiple-testing correction (alpha = {run.alpha:g}); an undefined change has no marker.",
+        _some(plot_bias_ci(fair, dataset=d, task=t, attributes=attributes, condition_order=mine(d), out_dir=out,
+                           alpha=run.alpha)
               for d, t in tasks), note="no reconstructed conditions"))
     entries.append(FigureEntry(
         "4", "Inherent bias (original) beside added bias (reconstructed)",
@@ -133,6 +150,16 @@ def _figures(run: RunData, *, datasets: list[str], attributes: list[str], order:
         "the classifier's input-gradient saliency for its top target; segmentation (green: truth outline, "
         "orange: prediction).",
         examples, note="no examples/ in this run directory (written by `reconfair run`)"))
+    replicas = run.replicates_fairness
+    spread: tuple[Path, ...] = ()
+    if replicas is not None and replicate_count(fair, replicas) > 1:
+        spread = _some(plot_replicates(replicas, fair, dataset=d, task=t, attributes=attributes,
+                                       condition_order=mine(d), out_dir=out) for d, t in tasks)
+    entries.append(FigureEntry(
+        "7", "Change per model replicate",
+        "The main fairness metric's change for each independently trained model replicate (grey dots) beside the "
+        "estimate combined over replicates (black diamond, 95% CI).",
+        spread, note=ONE_REPLICATE))
     return entries
 
 
@@ -149,28 +176,3 @@ def _in_order(table: pd.DataFrame, datasets: list[str], conditions: list[str]) -
 
 def _some(paths) -> tuple[Path, ...]:
     return tuple(p for p in paths if p is not None)
-
-
-def _provenance(run: RunData) -> dict[str, object]:
-    manifest = run.manifest
-    facts: dict[str, object] = {"run": run.config.get("name", run.root.name)}
-    for key in ("reconfair", "python", "torch", "monai", "numpy", "pandas", "device", "seed", "executor",
-                "synthetic_data", "cache"):
-        facts[key] = manifest.get(key, "n/a")
-    facts["data sets"] = ", ".join(run.datasets)
-    facts["bootstrap resamples"] = run.config.get("evaluation", {}).get("bootstrap", "n/a")
-    facts["multiple-testing correction"] = run.config.get("evaluation", {}).get("adjust", "n/a")
-    hashes = [{"file": name, "sha256": _sha256(run.root / name)} for name in HASHED_INPUTS
-              if (run.root / name).is_file()]
-    facts["input_hashes"] = pd.DataFrame(hashes)
-    stages = manifest.get("stages", [])
-    facts["cache_stages"] = pd.DataFrame([{k: s.get(k, "") for k in ("stage", "key", "status")} for s in stages])
-    return facts
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reconfair.report.evidence import clear_undefined, significance
 from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL, recon_order, severity_order
 from reconfair.report.rundata import unmitigated
-from reconfair.report.style import GREY, PALETTE, color_for, pyplot, save, significant
+from reconfair.report.style import GREY, PALETTE, SIGNIFICANCE, color_for, pyplot, save
 
 
 def main_fairness(fairness: pd.DataFrame, dataset: str, task: str) -> pd.DataFrame:
@@ -70,17 +71,22 @@ def plot_bias_distribution(fairness: pd.DataFrame, *, datasets: Sequence[str], a
 
 
 def plot_bias_ci(fairness: pd.DataFrame, *, dataset: str, task: str, attributes: Sequence[str],
-                 condition_order: Sequence[str], out_dir: str | Path) -> Path | None:
+                 condition_order: Sequence[str], out_dir: str | Path, alpha: float = SIGNIFICANCE) -> Path | None:
     """Bias change with its 95 % CI per target x condition, one panel per attribute.
 
-    Filled markers and ``*``: adjusted p < 0.05 (the family-wise correction of
-    the run); hollow: not significant.  Colours follow the reconstructors'
-    order in ``condition_order``.  Returns ``None`` without rows.
+    Filled markers and ``*``: significant after the run's multiple-testing
+    correction (:func:`~reconfair.report.evidence.significance`); hollow: not
+    significant.  A row whose change is undefined gets no marker, no CI and
+    no star.  Colours follow the reconstructors' order in ``condition_order``.
+    In the SVG every drawn element has an id: ``marker-``, ``ci-`` and
+    ``star-<attribute>-<row>`` (row = position from the top).  Returns
+    ``None`` without rows.
     """
     rows = main_fairness(fairness, dataset, task)
-    rows = rows[rows["condition"] != ORIGINAL]
+    rows = clear_undefined(rows[rows["condition"] != ORIGINAL], alpha)
     if rows.empty:
         return None
+    rows = rows.assign(marked=significance(rows, alpha))
     order = {c: i for i, c in enumerate(condition_order)}
     keys = rows[["target", "condition"]].drop_duplicates()
     keys = keys.assign(_rank=keys["condition"].map(lambda c: order.get(c, len(order))))
@@ -93,24 +99,26 @@ def plot_bias_ci(fairness: pd.DataFrame, *, dataset: str, task: str, attributes:
                                  sharey=True, squeeze=False)
         for ax, attribute in zip(axes[0], attributes):
             for record in rows[rows["attribute"] == attribute].itertuples(index=False):
+                if not np.isfinite(record.delta):
+                    continue  # undefined: nothing to draw, whatever the CSV says about its CI or p
                 y = position[(record.target, record.condition)]
                 colour = color_for(recons, record.recon)
-                star = significant(record.p_adjusted) if "p_adjusted" in rows.columns else False
+                star = bool(record.marked)
                 low, high = getattr(record, "ci_low", np.nan), getattr(record, "ci_high", np.nan)
                 if np.isfinite(low) and np.isfinite(high):
-                    ax.hlines(y, low, high, color=colour, linewidth=1)
-                ax.plot(record.delta, y, "o", markersize=3.5, color=colour,
-                        markerfacecolor=colour if star else "white")
+                    ax.hlines(y, low, high, color=colour, linewidth=1).set_gid(f"ci-{attribute}-{y}")
+                ax.plot(record.delta, y, "o", markersize=3.5, color=colour, markerfacecolor=colour if star else "white",
+                        gid=f"marker-{attribute}-{y}")
                 if star:
                     ax.annotate("*", (high if np.isfinite(high) else record.delta, y), xytext=(2, -3),
-                                textcoords="offset points", fontsize=8, color=colour)
+                                textcoords="offset points", fontsize=8, color=colour).set_gid(f"star-{attribute}-{y}")
             ax.axvline(0, color=GREY, linewidth=0.8)
             ax.set_title(attribute)
             ax.set_xlabel(f"Δ {METRIC_NAMES[FAIRNESS_METRIC[task]]} [95% CI]")
         axes[0, 0].set_yticks(range(len(ylabels)), ylabels, fontsize=6)
         axes[0, 0].invert_yaxis()
         handles = [plt.Line2D([], [], marker="o", linestyle="", color=color_for(recons, r), label=r) for r in recons]
-        handles.append(plt.Line2D([], [], marker="o", linestyle="", color="black", label="p_adj < 0.05 (*)"))
+        handles.append(plt.Line2D([], [], marker="o", linestyle="", color="black", label="significant (*)"))
         handles.append(plt.Line2D([], [], marker="o", linestyle="", color="black", markerfacecolor="white",
                                   label="not significant"))
         axes[0, -1].legend(handles=handles, loc="upper left", bbox_to_anchor=(1.02, 1.0))

@@ -7,6 +7,12 @@ its 95 % CI and adjusted p.  Several targets: the macro (or mean) change, and
 the target with the strongest evidence.  The original images get their task
 value and their inherent bias.
 
+The rules of :mod:`reconfair.report.evidence` apply: an undefined change is
+"n/a" with no CI or p; a p at the bootstrap's floor reads ``p < floor``; a
+non-significant result sits beside its minimum detectable change when the run
+reports one; a target whose model ``metrics/models.csv`` flags gets "model
+uninformative: no verdict", never *stable*.
+
 Examples
 --------
 >>> import pandas as pd
@@ -30,10 +36,18 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from reconfair.report.labels import (
-    FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL, TASK_METRIC, ci, condition_label, number, p_text, signed,
+from reconfair.report.evidence import (
+    ci_of, clear_undefined, detectable, flag_for, model_flags, p_of, significance, uninformative_mask,
 )
-from reconfair.report.style import significant
+from reconfair.report.labels import (
+    FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL, TASK_METRIC, condition_label, number, signed,
+)
+from reconfair.report.style import SIGNIFICANCE
+
+NO_VERDICT = "model uninformative: no verdict"
+"""Said of a target whose diagnostic model metrics/models.csv flags as uninformative (never 'stable')."""
+
+Flags = dict[tuple[str, str, str], str]
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,8 @@ class Headline:
 
 
 def headlines(performance: pd.DataFrame, fairness: pd.DataFrame, *, datasets: Sequence[str],
-              conditions: Sequence[str], attributes: Sequence[str]) -> list[Headline]:
+              conditions: Sequence[str], attributes: Sequence[str], models: pd.DataFrame | None = None,
+              alpha: float = SIGNIFICANCE) -> list[Headline]:
     """A headline per data set x task x condition present, in the given orders."""
     out = []
     for dataset in datasets:
@@ -56,17 +71,23 @@ def headlines(performance: pd.DataFrame, fairness: pd.DataFrame, *, datasets: Se
             present = set(here["condition"])
             for condition in [c for c in conditions if c in present]:
                 text = condition_headline(performance, fairness, dataset=dataset, task=task, condition=condition,
-                                          attributes=attributes)
+                                          attributes=attributes, models=models, alpha=alpha)
                 out.append(Headline(dataset, task, condition, text))
     return out
 
 
 def condition_headline(performance: pd.DataFrame, fairness: pd.DataFrame, *, dataset: str, task: str,
-                       condition: str, attributes: Sequence[str]) -> str:
-    """The sentence for one condition (see the module docstring for the wording)."""
+                       condition: str, attributes: Sequence[str], models: pd.DataFrame | None = None,
+                       alpha: float = SIGNIFICANCE) -> str:
+    """The sentence for one condition (see the module docstring for the wording).
+
+    ``models`` (``metrics/models.csv``) flags uninformative diagnostic models:
+    their targets get "model uninformative: no verdict" instead of a direction.
+    """
     perf = performance[(performance["dataset"] == dataset) & (performance["task"] == task)]
-    fair = fairness[(fairness["dataset"] == dataset) & (fairness["task"] == task)
-                    & (fairness["metric"] == FAIRNESS_METRIC[task])]
+    fair = clear_undefined(fairness[(fairness["dataset"] == dataset) & (fairness["task"] == task)
+                                    & (fairness["metric"] == FAIRNESS_METRIC[task])], alpha)
+    flagged = {k: v for k, v in model_flags(models).items() if k[:2] == (dataset, task)}
     metric = TASK_METRIC[task]
     fairness_name = METRIC_NAMES[FAIRNESS_METRIC[task]]
     parts = []
@@ -84,11 +105,11 @@ def condition_headline(performance: pd.DataFrame, fairness: pd.DataFrame, *, dat
             extra = f" (mean of {len(values)} targets)" if len(values) > 1 else ""
             parts.append(f"inherent {fairness_name} by {attribute} {number(mean)}{extra}")
     else:
-        parts.append(_task_part(perf, metric, condition))
+        parts.append(_task_part(perf, metric, condition, flagged, alpha))
         for attribute in attributes:
             mine = fair[(fair["condition"] == condition) & (fair["attribute"] == attribute)]
             if not mine.empty:
-                parts.append(_fairness_part(mine, f"{fairness_name} by {attribute}"))
+                parts.append(_fairness_part(mine, f"{fairness_name} by {attribute}", flagged, alpha))
     return f"{condition_label(condition)} ({condition}): " + "; ".join(parts) + "."
 
 
@@ -105,57 +126,87 @@ def _summary_value(perf: pd.DataFrame, metric: str, condition: str) -> float:
     return float(chosen["value"].iloc[0]) if not chosen.empty else float("nan")
 
 
-def _with_task_delta(perf: pd.DataFrame, metric: str, condition: str) -> pd.DataFrame:
+def _with_task_delta(perf: pd.DataFrame, metric: str, condition: str, alpha: float) -> pd.DataFrame:
     rows = _task_rows(perf, metric, condition)
     original = _task_rows(perf, metric, ORIGINAL).set_index("target")["value"]
-    return rows.assign(delta=rows["value"].to_numpy(dtype=float) - rows["target"].map(original).to_numpy(dtype=float))
+    delta = rows["value"].to_numpy(dtype=float) - rows["target"].map(original).to_numpy(dtype=float)
+    return clear_undefined(rows.assign(delta=delta), alpha)
 
 
-def _direction(rows: pd.DataFrame) -> str:
+def _direction(rows: pd.DataFrame, alpha: float) -> str:
     """stable / down / up / mixed from the significant changes; '' without a bootstrap."""
     if "p_adjusted" not in rows.columns or not np.isfinite(rows["p_adjusted"].to_numpy(dtype=float)).any():
         return ""
-    flagged = [float(d) for d, p in zip(rows["delta"], rows["p_adjusted"]) if significant(float(p))]
-    down, up = any(d < 0 for d in flagged), any(d > 0 for d in flagged)
+    flagged = rows["delta"].to_numpy(dtype=float)[significance(rows, alpha)]
+    down, up = bool((flagged < 0).any()), bool((flagged > 0).any())
     return "mixed" if down and up else "down" if down else "up" if up else "stable"
 
 
-def _task_part(perf: pd.DataFrame, metric: str, condition: str) -> str:
-    rows = _with_task_delta(perf, metric, condition)
-    word = _direction(rows)
+def _task_part(perf: pd.DataFrame, metric: str, condition: str, flagged: Flags, alpha: float) -> str:
+    rows = _with_task_delta(perf, metric, condition, alpha)
+    bad = uninformative_mask(rows, flagged)
     name = METRIC_NAMES[metric]
     if len(rows) == 1:
         record = rows.iloc[0]
-        head = f"{name} {word}".strip() + f", Δ {signed(record['delta'])}"
-        return _join(head, _ci_of(record), _p_of(record), sep=" ", comma_before_p=True)
+        if bad[0]:
+            return f"{name} Δ {signed(record['delta'])} ({NO_VERDICT}: {flag_for(flagged, *_key(record))})"
+        word = _direction(rows, alpha)
+        return _result(f"{name} {word}".strip() + f", Δ {signed(record['delta'])}", record, alpha,
+                       say_not_significant=not word)
     delta = _summary_value(perf, metric, condition) - _summary_value(perf, metric, ORIGINAL)
+    good = rows[~bad]
+    if good.empty:
+        return f"macro {name} Δ {signed(delta)} ({NO_VERDICT} on any target)"
+    word = _direction(good, alpha)
     text = f"macro {name} {word}".strip() + f", Δ {signed(delta)}"
+    skipped = f"; {NO_VERDICT} on {', '.join(rows.loc[bad, 'target'].astype(str))}" if bad.any() else ""
     if not word:
-        return text + " (no bootstrap)"
-    flagged = rows[[significant(float(p)) for p in rows["p_adjusted"]]]
-    if flagged.empty:
-        return text + f" (no target of {len(rows)} changed significantly)"
-    shown = ", ".join(f"{r['target']} {signed(r['delta'])} {_ci_of(r)}, {_p_of(r)}".replace("  ", " ")
-                      for _, r in flagged.iterrows())
-    return text + f" (significant: {shown})"
+        return text + f" (no bootstrap{skipped})"
+    shown = good[significance(good, alpha)]
+    if shown.empty:
+        return text + f" (no target of {len(good)} changed significantly{skipped})"
+    listed = ", ".join(_result(f"{r['target']} {signed(r['delta'])}", r, alpha) for _, r in shown.iterrows())
+    return text + f" (significant: {listed}{skipped})"
 
 
-def _fairness_part(rows: pd.DataFrame, name: str) -> str:
+def _fairness_part(rows: pd.DataFrame, name: str, flagged: Flags, alpha: float) -> str:
+    bad = uninformative_mask(rows, flagged)
     if len(rows) == 1:
         record = rows.iloc[0]
         if not np.isfinite(float(record["delta"])):
             return f"{name} n/a" + (f" ({record['reason']})" if isinstance(record.get("reason"), str)
                                     and record["reason"] else "")
-        return _join(f"{name} {signed(record['delta'])}", _ci_of(record), _p_of(record), sep=" ",
-                     comma_before_p=True)
+        if bad[0]:
+            return f"{name} {signed(record['delta'])} ({NO_VERDICT})"
+        return _result(f"{name} {signed(record['delta'])}", record, alpha)
     mean = _finite_mean(rows["delta"].to_numpy(dtype=float))
     text = f"{name} {signed(mean)} (mean of {len(rows)} targets"
-    best = _strongest(rows)
+    skipped = f"; {NO_VERDICT} on {', '.join(rows.loc[bad, 'target'].astype(str))}" if bad.any() else ""
+    best = _strongest(rows[~bad])
     if best is None:
-        return text + ")"
-    detail = _join(f"{best['target']} {signed(best['delta'])}", _ci_of(best), _p_of(best), sep=" ",
-                   comma_before_p=True)
-    return text + f"; strongest: {detail})"
+        return text + skipped + ")"
+    detail = _result(f"{best['target']} {signed(best['delta'])}", best, alpha)
+    return text + f"; strongest: {detail}{skipped})"
+
+
+def _result(head: str, record: pd.Series, alpha: float, *, say_not_significant: bool = True) -> str:
+    """``head [CI], p_adj`` and, when not significant and the run knows it, the minimum detectable change."""
+    interval, p = ci_of(record), p_of(record)
+    text = head + (f" {interval}" if interval else "") + (f", {p}" if p else "")
+    if p and not significance(record.to_frame().T, alpha)[0]:
+        mdc = detectable(record)
+        if np.isfinite(mdc):
+            text += (", not significant" if say_not_significant else "") + \
+                f" (a change below {number(mdc)} could not have been seen)"
+    elif not interval and np.isfinite(float(record.get("delta", np.nan))):
+        reason = record.get("uncertainty_reason", "")
+        if isinstance(reason, str) and reason:
+            text += f" (no CI: {reason})"
+    return text
+
+
+def _key(record: pd.Series) -> tuple[str, str, str]:
+    return str(record["dataset"]), str(record["task"]), str(record["target"])
 
 
 def _strongest(rows: pd.DataFrame) -> pd.Series | None:
@@ -167,19 +218,6 @@ def _strongest(rows: pd.DataFrame) -> pd.Series | None:
         return None
     ranked = finite.assign(_size=-finite["delta"].abs()).sort_values(["p_adjusted", "_size"], kind="stable")
     return ranked.iloc[0]
-
-
-def _ci_of(record: pd.Series) -> str:
-    return ci(float(record.get("ci_low", np.nan)), float(record.get("ci_high", np.nan)))
-
-
-def _p_of(record: pd.Series) -> str:
-    return p_text(float(record.get("p_adjusted", np.nan)))
-
-
-def _join(head: str, interval: str, p: str, *, sep: str, comma_before_p: bool) -> str:
-    text = head + (sep + interval if interval else "")
-    return text + ((", " if comma_before_p else sep) + p if p else "")
 
 
 def _finite_mean(values: np.ndarray) -> float:

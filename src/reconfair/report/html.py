@@ -1,9 +1,13 @@
 """``report.html``: one self-contained page (images inlined, inline CSS and JS, no network).
 
-Sections: the synthetic-data notice (only when every data set is synthetic),
-``#summary`` (a headline per condition), ``#figures``, ``#tables`` (sortable:
-click a header; numbers sort by value), ``#provenance`` (versions, seeds,
-hashes, the resolved configuration).
+Sections, in order: the synthetic-data notice (only when every data set is
+synthetic), ``#verdict`` (the changes that pass the correction, ranked; the
+family definition), ``#banners`` (uninformative models, families no p can
+pass), ``#overview`` (condition x attribute tables of the main fairness change),
+``#summary`` (a headline per condition, collapsed in one ``<details>`` per data
+set x task), ``#figures``, ``#tables`` (sortable: click a header; numbers sort
+by value), ``#provenance`` (versions, seeds, bootstrap, families, hashes, the
+resolved configuration).
 """
 
 from __future__ import annotations
@@ -19,6 +23,10 @@ import numpy as np
 import pandas as pd
 
 from reconfair.report.headline import Headline
+from reconfair.report.verdict import Finding
+
+SHOWN_FINDINGS = 8
+"""Findings listed on the first screen; the rest sit in a collapsed ``<details>`` below them."""
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0 auto;max-width:1200px;padding:0 1.2em 3em;
@@ -35,6 +43,12 @@ th[aria-sort=ascending]::after{content:" \\25B2"}th[aria-sort=descending]::after
 td.text,th.text{text-align:left}.scroll{max-height:32em;overflow:auto;border:1px solid #e3e3e3}
 pre{background:#f7f7f7;padding:.8em;overflow:auto;font-size:.8em}
 ul.headlines li{margin:.25em 0}
+#verdict ol li{margin:.2em 0}.family{color:#333;font-size:.92em}
+.banner{background:#f2f2f2;border-left:4px solid #D55E00;padding:.5em 1em;margin:.4em 0}
+table.overview th{cursor:default;position:static;text-align:center}
+table.overview td.cell{text-align:center;white-space:nowrap}
+table.overview .target{font-size:.85em;color:#333}
+details{margin:.4em 0}details>summary{cursor:pointer;font-weight:600}
 """
 
 SORT_JS = """
@@ -82,9 +96,19 @@ class FigureEntry:
     note: str = ""
 
 
+@dataclass(frozen=True)
+class VerdictEntry:
+    """The verdict section: the family line, the ranked findings, or what to say when there are none."""
+
+    family: str
+    findings: tuple[Finding, ...] = ()
+    none: tuple[str, ...] = ()
+
+
 def render_html(*, title: str, notice: str | None, headlines: Sequence[Headline], figures: Sequence[FigureEntry],
                 tables: dict[str, pd.DataFrame], provenance: dict[str, object], config_text: str,
-                notes: Sequence[str] = ()) -> str:
+                notes: Sequence[str] = (), verdict: VerdictEntry | None = None, banners: Sequence[str] = (),
+                overview: str = "") -> str:
     """The whole page as a string (deterministic: same inputs, same bytes)."""
     parts = [
         "<!DOCTYPE html>",
@@ -97,6 +121,12 @@ def render_html(*, title: str, notice: str | None, headlines: Sequence[Headline]
     if notice:
         parts.append(f'<p class="notice" id="synthetic-notice">{escape(notice)}</p>')
     parts += [f'<p class="note">{escape(n)}</p>' for n in notes]
+    if verdict is not None:
+        parts.append(_verdict(verdict))
+    if banners:
+        parts.append('<div id="banners">' + "".join(f'<p class="banner">{escape(b)}</p>' for b in banners) + "</div>")
+    if overview:
+        parts.append(overview)
     parts.append(_summary(headlines))
     parts.append('<section id="figures"><h2>Figures</h2>')
     parts += [_figure(entry) for entry in figures]
@@ -112,12 +142,36 @@ def render_html(*, title: str, notice: str | None, headlines: Sequence[Headline]
     return "\n".join(parts)
 
 
+def _verdict(verdict: VerdictEntry) -> str:
+    out = ['<section id="verdict"><h2>Verdict</h2>']
+    if verdict.findings:
+        out.append(f'<p class="family">Changes that pass the multiple-testing correction ({escape(verdict.family)}), '
+                   "largest first:</p>")
+        out.append(_findings(verdict.findings[:SHOWN_FINDINGS], start=1))
+        rest = verdict.findings[SHOWN_FINDINGS:]
+        if rest:
+            out.append(f"<details><summary>{len(rest)} more finding{'s' if len(rest) > 1 else ''}</summary>"
+                       + _findings(rest, start=SHOWN_FINDINGS + 1) + "</details>")
+    else:
+        out += [f'<p class="none">{escape(line)}</p>' for line in verdict.none]
+    out.append("</section>")
+    return "\n".join(out)
+
+
+def _findings(findings: Sequence[Finding], *, start: int) -> str:
+    items = "".join(f'<li data-condition="{escape(f.condition)}" data-metric="{escape(f.metric)}">{escape(f.text)}</li>'
+                    for f in findings)
+    return f'<ol class="verdict" start="{start}">{items}</ol>'
+
+
 def _summary(headlines: Sequence[Headline]) -> str:
-    out = ['<section id="summary"><h2>Summary</h2>']
+    out = ['<section id="summary"><h2>Details: one headline per condition</h2>']
     for (dataset, task), items in _grouped(headlines):
-        out.append(f"<h3>{escape(dataset)} · {escape(task)}</h3><ul class=\"headlines\">")
+        out.append(f'<details data-dataset="{escape(dataset)}" data-task="{escape(task)}">'
+                   f"<summary>{escape(dataset)} · {escape(task)} ({len(items)} conditions)</summary>"
+                   '<ul class="headlines">')
         out += [f'<li data-condition="{escape(h.condition)}">{escape(h.text)}</li>' for h in items]
-        out.append("</ul>")
+        out.append("</ul></details>")
     out.append("</section>")
     return "\n".join(out)
 

@@ -140,8 +140,60 @@ def ci(low: float, high: float, digits: int = 3) -> str:
     return f"[{number(low, digits)}, {number(high, digits)}]"
 
 
-def p_text(p_adjusted: float) -> str:
-    """``p_adj = 0.012``, ``p_adj < 0.001``, or empty when undefined."""
+def p_text(p_adjusted: float, *, p_value: float = math.nan, p_floor: float = math.nan) -> str:
+    """The adjusted p in words; at the bootstrap's resolution limit, a bound instead of a number.
+
+    ``p_floor`` is the smallest p the test could give with its resamples.  When
+    the raw ``p_value`` is at that floor the test only says *p is at most
+    this small*: the raw p is shown as ``p < floor`` and the adjusted p, which
+    was computed from it, as an upper bound (``p_adj ≤ ...``, rounded up), or
+    as ``p_adj < floor`` when it is at the floor too.  Without a floor (older
+    runs): ``p_adj = 0.012`` or ``p_adj < 0.001``.  Empty when undefined.
+
+    >>> p_text(0.0123), p_text(0.0004), p_text(float("nan"))
+    ('p_adj = 0.012', 'p_adj < 0.001', '')
+    >>> floor = 2 / 1001
+    >>> p_text(0.0359, p_value=floor, p_floor=floor)
+    'p < 0.002, p_adj ≤ 0.036'
+    >>> p_text(floor, p_value=floor, p_floor=floor)
+    'p_adj < 0.002'
+    >>> p_text(0.30, p_value=0.01, p_floor=floor)
+    'p_adj = 0.300'
+    """
     if not math.isfinite(p_adjusted):
         return ""
+    if math.isfinite(p_floor) and p_adjusted <= p_floor:
+        return f"p_adj < {bound(p_floor)}"
+    if math.isfinite(p_floor) and math.isfinite(p_value) and p_value <= p_floor:
+        return f"p < {bound(p_floor)}, p_adj ≤ {_ceil(p_adjusted, 3):.3f}"
     return "p_adj < 0.001" if p_adjusted < 0.001 else f"p_adj = {p_adjusted:.3f}"
+
+
+def raw_p_text(p_value: float, *, p_floor: float = math.nan) -> str:
+    """The raw p: ``p = 0.012``, ``p < 0.002`` at the floor, empty when undefined.
+
+    >>> raw_p_text(0.0123), raw_p_text(1 / 1001, p_floor=1 / 1001), raw_p_text(float("nan"))
+    ('p = 0.012', 'p < 0.001', '')
+    """
+    if not math.isfinite(p_value):
+        return ""
+    if math.isfinite(p_floor) and p_value <= p_floor:
+        return f"p < {bound(p_floor)}"
+    return "p < 0.001" if p_value < 0.001 else f"p = {p_value:.3f}"
+
+
+def bound(value: float) -> str:
+    """``value`` rounded *up* to two significant digits, so ``p < bound(floor)`` stays true.
+
+    >>> bound(2 / 1001), bound(2 / 301), bound(1 / 5001)
+    ('0.002', '0.0067', '0.0002')
+    """
+    if not math.isfinite(value) or value <= 0:
+        return number(value)
+    digits = 1 - math.floor(math.log10(value))
+    return f"{_ceil(value, digits):.{max(digits, 0)}f}".rstrip("0").rstrip(".")
+
+
+def _ceil(value: float, decimals: int) -> float:
+    scale = 10.0 ** decimals
+    return math.ceil(round(value * scale, 9)) / scale

@@ -1,9 +1,12 @@
 """Read a run directory: the only inputs of the report (nothing is recomputed).
 
 :func:`load_run` reads ``samples.parquet``, ``metrics/*.csv`` (performance,
-groups, fairness and, when the run configured mitigation, ``mitigation.csv``
-and ``lambda_sweep.csv``), ``config.yaml``, ``manifest.json`` and the example
-images ``examples/*.npz`` written by :mod:`reconfair.engine.examples`.
+groups, fairness and, when present, ``mitigation.csv``, ``lambda_sweep.csv``,
+``models.csv`` (diagnostic-model sanity), ``families.csv`` (the multiple-testing
+families) and ``replicates_fairness.csv`` / ``replicates_performance.csv`` (per
+model replicate)), ``config.yaml``, ``manifest.json`` and the example images
+``examples/*.npz`` written by :mod:`reconfair.engine.examples`.  Every file but
+the required three may be absent (older runs, ``reconfair evaluate`` output).
 """
 
 from __future__ import annotations
@@ -18,9 +21,15 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from reconfair.report.evidence import clear_undefined
 from reconfair.report.labels import ORIGINAL, split_condition
+from reconfair.report.style import SIGNIFICANCE
 
 REQUIRED = ("samples.parquet", "metrics/performance.csv", "metrics/fairness.csv")
+OPTIONAL = {"mitigation": "mitigation.csv", "lambda_sweep": "lambda_sweep.csv", "models": "models.csv",
+            "families": "families.csv", "replicates_fairness": "replicates_fairness.csv",
+            "replicates_performance": "replicates_performance.csv"}
+"""Optional tables of ``metrics/``: RunData field -> file name."""
 CONDITION_FIELDS = {"condition": str, "recon": str, "degradation": str, "mitigation": str, "target": str}
 
 
@@ -41,6 +50,10 @@ class RunData:
     manifest: dict[str, Any]
     mitigation: pd.DataFrame | None = None
     lambda_sweep: pd.DataFrame | None = None
+    models: pd.DataFrame | None = None
+    families: pd.DataFrame | None = None
+    replicates_fairness: pd.DataFrame | None = None
+    replicates_performance: pd.DataFrame | None = None
     examples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
@@ -54,6 +67,17 @@ class RunData:
         found = list(dict.fromkeys(self.fairness["attribute"].dropna().astype(str)))
         configured = [str(a) for a in self.config.get("attributes", [])]
         return [a for a in configured if a in found] + [a for a in found if a not in configured]
+
+    @property
+    def evaluation(self) -> dict[str, Any]:
+        """The configuration's ``evaluation`` section ({} when absent)."""
+        section = self.config.get("evaluation")
+        return section if isinstance(section, dict) else {}
+
+    @property
+    def alpha(self) -> float:
+        """Significance level of the adjusted p-values: ``evaluation.alpha``, default 0.05."""
+        return config_alpha(self.config)
 
     @property
     def synthetic(self) -> bool:
@@ -111,6 +135,18 @@ def order_conditions(conditions: Sequence[str], config: dict[str, Any]) -> list[
     return sorted(dict.fromkeys(conditions), key=key)
 
 
+def config_alpha(config: dict[str, Any]) -> float:
+    """``evaluation.alpha`` of a configuration, 0.05 when absent or invalid.
+
+    >>> config_alpha({"evaluation": {"alpha": 0.01}}), config_alpha({})
+    (0.01, 0.05)
+    """
+    section = config.get("evaluation")
+    value = section.get("alpha", SIGNIFICANCE) if isinstance(section, dict) else SIGNIFICANCE
+    valid = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < 1
+    return float(value) if valid else SIGNIFICANCE
+
+
 def check_run_dir(run_dir: str | Path) -> Path:
     """The run directory as a Path; :class:`RunDirectoryError` naming what is missing otherwise."""
     root = Path(run_dir)
@@ -132,17 +168,21 @@ def load_run(run_dir: str | Path) -> RunData:
     manifest_path = root / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8")) if manifest_path.is_file() else {}
     metrics = root / "metrics"
+    optional = {name: _csv(metrics / file) if (metrics / file).is_file() else None for name, file in OPTIONAL.items()}
+    alpha = config_alpha(config)
+    for name in ("replicates_fairness", "replicates_performance"):
+        if optional[name] is not None:
+            optional[name] = clear_undefined(optional[name], alpha)
     return RunData(
         root=root,
         samples=pd.read_parquet(root / "samples.parquet"),
         performance=_csv(metrics / "performance.csv"),
-        fairness=_csv(metrics / "fairness.csv"),
+        fairness=clear_undefined(_csv(metrics / "fairness.csv"), alpha),
         groups=_csv(metrics / "groups.csv") if (metrics / "groups.csv").is_file() else None,
         config=config,
         manifest=manifest,
-        mitigation=_csv(metrics / "mitigation.csv") if (metrics / "mitigation.csv").is_file() else None,
-        lambda_sweep=_csv(metrics / "lambda_sweep.csv") if (metrics / "lambda_sweep.csv").is_file() else None,
         examples=_examples(root / "examples"),
+        **optional,
     )
 
 
@@ -158,9 +198,9 @@ def _csv(path: Path) -> pd.DataFrame:
     for column, kind in CONDITION_FIELDS.items():
         if column in table.columns:
             table[column] = table[column].astype(kind)
-    for column in ("attribute", "mitigation_kind"):
+    for column in ("attribute", "mitigation_kind", "test", "family", "uncertainty_reason", "status"):
         if column in table.columns:
-            table[column] = table[column].fillna("").astype(str)
+            table[column] = table[column].astype(object).where(table[column].notna(), "").astype(str)
     return table
 
 

@@ -7,6 +7,15 @@
   original images with the bootstrap CI and adjusted p;
 - ``bias_change``: the main fairness metric (EODD, Dice gap) per target, condition and
   attribute: original value, value, change, CI, p, adjusted p, ``significant``;
+- ``replicates``: with model replicates, the main metric's change per replicate
+  (:func:`~reconfair.report.replicates.replicate_table`);
+
+Both ``performance`` and ``bias_change`` carry the uncertainty columns the run
+wrote (``p_floor``, ``test``, ``family``, ``mdc`` ...), ``significant`` by
+:func:`~reconfair.report.evidence.significance`, ``p`` (the p-values in words,
+``p < 0.002`` at the bootstrap's floor) and, with ``metrics/models.csv``,
+``model_status``.  A row whose change is undefined has no CI, no p and is not
+significant.
 - ``mitigation``: the main rows of ``metrics/mitigation.csv`` when the run has one.
 
 >>> frame = pd.DataFrame({"condition": ["a_b"], "delta": [-0.0123456], "n": [3]})
@@ -29,44 +38,67 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reconfair.report.evidence import clear_undefined, model_flags, p_of, significance, uninformative_mask
 from reconfair.report.figures_mitigation import mitigation_main_rows
 from reconfair.report.labels import FAIRNESS_METRIC, ORIGINAL, TASK_METRIC
+from reconfair.report.replicates import replicate_table
 from reconfair.report.style import SIGNIFICANCE
 
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 UNCERTAINTY = ("ci_low", "ci_high", "p_value", "p_adjusted")
+EXTRA = ("p_floor", "test", "family", "family_size", "mdc", "mdc_family", "n_boot", "n_replicates",
+         "delta_sd_replicates", "uncertainty_reason")
+"""Columns of the rewritten metrics layer, carried into the tables when the run has them."""
 
 
-def performance_table(performance: pd.DataFrame) -> pd.DataFrame:
+def performance_table(performance: pd.DataFrame, *, alpha: float = SIGNIFICANCE,
+                      models: pd.DataFrame | None = None) -> pd.DataFrame:
     """Task metric rows (AUROC per target and macro, Dice) with ``delta`` versus the original images."""
     keys = ["dataset", "task", "target"]
     rows = performance[[TASK_METRIC.get(t) == m for t, m in zip(performance["task"], performance["metric"])]]
     original = rows[rows["condition"] == ORIGINAL][[*keys, "value"]].rename(columns={"value": "value_original"})
-    merged = rows.merge(original, on=keys, how="left")
+    merged = rows.drop(columns=[c for c in ("value_original", "delta") if c in rows.columns]).merge(
+        original, on=keys, how="left")
     merged["delta"] = merged["value"] - merged["value_original"]
-    columns = [*keys, "condition", "metric", "value_original", "value", "delta",
-               *(c for c in UNCERTAINTY if c in merged.columns)]
-    return merged[columns].reset_index(drop=True)
+    columns = [*keys, "condition", "metric", "value_original", "value", "delta"]
+    return _with_evidence(merged, columns, alpha, models)
 
 
-def bias_change_table(fairness: pd.DataFrame) -> pd.DataFrame:
-    """Main fairness metric rows of every non-original condition, with ``significant`` (p_adj < 0.05)."""
+def bias_change_table(fairness: pd.DataFrame, *, alpha: float = SIGNIFICANCE,
+                      models: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Main fairness metric rows of every non-original condition, with ``significant`` (passes the correction)."""
     main = fairness[[FAIRNESS_METRIC.get(t) == m for t, m in zip(fairness["task"], fairness["metric"])]]
     main = main[main["condition"] != ORIGINAL]
-    columns = ["dataset", "task", "target", "condition", "attribute", "metric", "value_original", "value", "delta",
-               *(c for c in UNCERTAINTY if c in main.columns)]
-    out = main[columns].reset_index(drop=True)
-    if "p_adjusted" in out.columns:
-        out["significant"] = out["p_adjusted"].to_numpy(dtype=float) < SIGNIFICANCE
+    columns = ["dataset", "task", "target", "condition", "attribute", "metric", "value_original", "value", "delta"]
+    return _with_evidence(main, columns, alpha, models)
+
+
+def _with_evidence(rows: pd.DataFrame, columns: list[str], alpha: float, models: pd.DataFrame | None
+                   ) -> pd.DataFrame:
+    """``columns``, then the uncertainty columns present, ``significant``, ``p`` and ``model_status``."""
+    rows = clear_undefined(rows.reset_index(drop=True), alpha)
+    present = [*columns, *(c for c in (*UNCERTAINTY, *EXTRA) if c in rows.columns)]
+    out = rows[present].copy()
+    tested = "p_adjusted" in rows.columns or "significant" in rows.columns
+    if tested:
+        out["significant"] = significance(rows, alpha)
+        out["p"] = [p_of(record) for _, record in rows.iterrows()]
+    flagged = model_flags(models)
+    if models is not None and "status" in models.columns:
+        out["model_status"] = np.where(uninformative_mask(rows, flagged), "uninformative", "ok")
     return out
 
 
 def report_tables(summary: pd.DataFrame, performance: pd.DataFrame, fairness: pd.DataFrame,
-                  mitigation: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+                  mitigation: pd.DataFrame | None, *, alpha: float = SIGNIFICANCE,
+                  models: pd.DataFrame | None = None,
+                  replicates: pd.DataFrame | None = None) -> dict[str, pd.DataFrame]:
     """The named tables of the report, in display order."""
-    tables = {"summary": summary, "performance": performance_table(performance),
-              "bias_change": bias_change_table(fairness)}
+    tables = {"summary": summary, "performance": performance_table(performance, alpha=alpha, models=models),
+              "bias_change": bias_change_table(fairness, alpha=alpha, models=models)}
+    if replicates is not None and not replicates.empty:
+        tables["replicates"] = replicate_table(replicates, fairness)
     if mitigation is not None and not mitigation.empty:
         tables["mitigation"] = mitigation_main_rows(mitigation).reset_index(drop=True)
     return tables
