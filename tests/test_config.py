@@ -36,9 +36,16 @@ def test_config_is_frozen():
 
 def test_evaluation_bootstrap_defaults():
     evaluation = parse_config(_minimal()).evaluation
-    assert (evaluation.bootstrap, evaluation.adjust) == (1000, "holm")
-    custom = parse_config({**_minimal(), "evaluation": {"bootstrap": 0, "adjust": "bh"}}).evaluation
-    assert (custom.bootstrap, custom.adjust) == (0, "bh")
+    assert (evaluation.bootstrap, evaluation.adjust, evaluation.family, evaluation.alpha) == ("auto", "holm",
+                                                                                            "metric", 0.05)
+    assert (evaluation.bootstrap_budget_s, evaluation.power, evaluation.min_valid_fraction) == (600.0, 0.8, 0.95)
+    custom = parse_config({**_minimal(), "evaluation": {"bootstrap": 0, "adjust": "bh",
+                                                         "family": ["dataset", "metric"]}}).evaluation
+    assert (custom.bootstrap, custom.adjust, custom.family) == (0, "bh", ("dataset", "metric"))
+    with pytest.raises(ConfigError, match=r"evaluation.bootstrap: .*'auto'"):
+        parse_config({**_minimal(), "evaluation": {"bootstrap": -1}})
+    with pytest.raises(ConfigError, match=r"evaluation.family: unknown column\(s\) \['colour'\]"):
+        parse_config({**_minimal(), "evaluation": {"family": ["dataset", "colour"]}})
 
 
 def test_shipped_demo_yaml_equals_the_demo_command():

@@ -101,8 +101,8 @@ def mitigated_run(tiny_run, tmp_path_factory):
 # ---------------------------------------------------------------------------------------------------------------
 
 B = 1000
-WALD_FLOOR = 2 / (B + 1)
-PERCENTILE_FLOOR = 1 / (B + 1)
+WALD_FLOOR = 1 / (B + 1)
+PERCENTILE_FLOOR = 2 / (B + 1)
 CHEST, BRAIN = "synthetic-chest", "synthetic-brain"
 LOW, HIGH = "radiograph-lowdose@3000/identity", "radiograph-lowdose@10000/identity"
 BRAIN_UNET = "mri-undersampling@4/unet"
@@ -175,7 +175,14 @@ def _plant(table: pd.DataFrame, which: str) -> pd.DataFrame:
         if which == "fairness":
             mask &= table["attribute"] == attribute
         assert mask.sum() == 1, (name, int(mask.sum()))
-        for column, value in values.items():
+        wald = metric in ("eodd", "eodd_max", "eop", "dp", "auroc_gap", "delta_dice", "ser")
+        defaults = {"test": "wald-gaps" if wald else "percentile", "p_floor": WALD_FLOOR if wald else PERCENTILE_FLOOR,
+                    "uncertainty_reason": "", "n_boot_valid": B, "se": 0.02}
+        if which == "fairness":  # a defined planted change on whatever the tiny run measured there
+            defaults.update(family=_family(dict(zip(("dataset", "task", "target", "condition", "attribute",
+                                                     "metric"), key))), value_original=0.1,
+                            value=0.1 + values.get("delta", 0.0))
+        for column, value in {**defaults, **values}.items():
             if which == "performance" and column == "delta":
                 original = table[(table["dataset"] == dataset) & (table["target"] == target)
                                  & (table["condition"] == "original") & (table["metric"] == metric)]["value"]
@@ -220,6 +227,9 @@ def new_metrics(run_dir) -> dict[str, pd.DataFrame]:
     unreachable = families["family"] == UNREACHABLE
     families.loc[unreachable, ["n_tests", "first_cut", "min_p_floor", "reachable"]] = [72, 0.05 / 72, WALD_FLOOR,
                                                                                         False]
+    for table in (fairness, performance):  # the fixture's own models.csv decides which model is uninformative
+        table["model_status"] = np.where((table["dataset"] == BRAIN) & (table["target"] == "tumor_type"),
+                                         "uninformative", "ok")
     return {"fairness": fairness, "performance": performance, "models": models, "families": families}
 
 

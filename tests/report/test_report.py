@@ -136,16 +136,38 @@ def test_examples_equal_the_images_inference_saw(tiny_run):
     assert (chest["labels"] == 1).all()
 
 
-def test_a_run_without_the_new_columns_still_opens_with_verdict_and_overview(tiny_run):
-    """The tiny run is written by today's metrics layer (no significant, p_floor, models.csv, families.csv)."""
-    html = (tiny_run / "report.html").read_text()
+def test_a_run_without_the_new_columns_still_opens_with_verdict_and_overview(tiny_run, tmp_path):
+    """A run folder written before the verdict columns (no significant, p_floor, models.csv, families.csv)."""
+    old = tmp_path / "old"
+    shutil.copytree(tiny_run, old, ignore=shutil.ignore_patterns(".cache"))
+    for name in ("models.csv", "families.csv"):
+        (old / "metrics" / name).unlink()
+    new_columns = ["test", "p_floor", "uncertainty_reason", "family", "family_size", "significant", "mdc",
+                   "mdc_family", "n_boot", "model_status"]
+    for name in ("fairness.csv", "performance.csv"):
+        table = pd.read_csv(old / "metrics" / name)
+        table.drop(columns=[c for c in new_columns if c in table.columns]).to_csv(old / "metrics" / name, index=False)
+    write_report(old)
+    html = (old / "report.html").read_text()
     order = [html.index(f'id="{name}"') for name in ("verdict", "overview", "summary", "figures", "provenance")]
     assert order == sorted(order)
     assert 'id="banners"' not in html  # neither models.csv nor families.csv
-    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    config = yaml.safe_load((old / "config.yaml").read_text())
     assert config["evaluation"]["family"] == "metric"
     assert "Holm within one family per data set × task × attribute × metric" in html
     assert html.count("<details") >= 3 and "<details open" not in html
+
+
+def test_the_tiny_run_reports_its_uninformative_models(tiny_run):
+    """The tiny run's models are trained for 1-2 epochs: models.csv flags some, and the report names each."""
+    models = pd.read_csv(tiny_run / "metrics" / "models.csv")
+    flagged = models[models["status"] == "uninformative"]
+    html = (tiny_run / "report.html").read_text()
+    for record in flagged.itertuples():
+        assert f"no verdict on {record.target}" in html, record.target
+    families = pd.read_csv(tiny_run / "metrics" / "families.csv")
+    for record in families[~families["reachable"]].itertuples():
+        assert record.family in html  # B = 50 cannot pass these families' first cut: the report says so
 
 
 def test_the_new_layout_regenerates_identically(uncertain_run):

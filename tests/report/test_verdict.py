@@ -107,7 +107,7 @@ def test_the_planted_run_leads_with_its_verdict(uncertain_run, layout, find):
     keys = [(planted[n][1][3], planted[n][1][5]) for n in expected]
     assert [(i["attrs"]["data-condition"], i["attrs"]["data-metric"]) for i in items] == keys
     assert items[0]["text"] == ("synthetic-chest: no reconstruction (identity) at 3,000 photons raises EODD by sex "
-                                "for nodule by +0.247 [0.142, 0.351] (p < 0.002, p_adj ≤ 0.036).")
+                                "for nodule by +0.247 [0.142, 0.351] (p < 0.001, p_adj ≤ 0.036).")
     assert items[2]["text"] == ("synthetic-chest: no reconstruction (identity) at 3,000 photons lowers AUROC for "
                                 "nodule by −0.080 [−0.120, −0.040] (p_adj = 0.010).")
     verdict = find(html, "section", id="verdict")[0]["text"]

@@ -343,7 +343,7 @@ def _results(table: pd.DataFrame) -> dict[str, BootstrapResult]:
 def paired_fairness_bootstrap(
     y_true: ArrayLike, score_original: ArrayLike, score_recon: ArrayLike, groups: ArrayLike,
     patient_ids: ArrayLike, *, threshold: float, n_boot: int = 1000, seed: int = 0,
-    min_group_size: int = 10, group_auroc: bool = False,
+    min_group_size: int = 10, group_auroc: bool = False, min_valid_fraction: float = 0.95,
 ) -> dict[str, BootstrapResult]:
     """Paired bootstrap of the fairness metrics of one label and one attribute.
 
@@ -359,7 +359,7 @@ def paired_fairness_bootstrap(
     """
     table = paired_bootstrap(y_true, score_original, score_recon, patient_ids, groups={"group": groups},
                              threshold=threshold, n_boot=n_boot, seed=seed, min_group_size=min_group_size,
-                             group_auroc=group_auroc)
+                             group_auroc=group_auroc, min_valid_fraction=min_valid_fraction)
     return _results(table.loc[table["attribute"] == "group"])
 
 

@@ -164,13 +164,9 @@ def _replicates(run: pd.DataFrame) -> list[tuple[Any, pd.DataFrame]]:
     return [(r, rows) for r, rows in run.groupby(REPLICATE, sort=True)]
 
 
-def _condition_rows(rows: pd.DataFrame, ident: dict[str, Any], condition_keys: list[str]) -> pd.DataFrame:
-    mask = np.ones(len(rows), dtype=bool)
-    for column in condition_keys:
-        value = ident[column]
-        column_values = rows[column]
-        mask &= column_values.isna().to_numpy() if pd.isna(value) else (column_values == value).to_numpy()
-    return rows.loc[mask]
+def _by_condition(run: pd.DataFrame) -> list[tuple[Any, dict[str, pd.DataFrame]]]:
+    """Each replicate's rows of a run, by condition name (one pass over the rows)."""
+    return [(r, dict(tuple(rows.groupby("condition", sort=False)))) for r, rows in _replicates(run)]
 
 
 def bootstrap_deltas(samples: pd.DataFrame, settings: EvaluationSettings, *, against: str = ORIGINAL
@@ -259,25 +255,26 @@ def bootstrap_deltas(samples: pd.DataFrame, settings: EvaluationSettings, *, aga
             fitted[memo] = np.array(list(found.values()))
         return fitted[memo]
 
-    def pooled(ident: dict[str, Any], pieces: list[tuple[Any, pd.DataFrame]], pair) -> tuple[pd.DataFrame, int, int]:
+    def pooled(ident: dict[str, Any], pieces: list[tuple[Any, dict[str, pd.DataFrame]]], pair
+               ) -> tuple[pd.DataFrame, int, int]:
         """Each replicate's paired resamples of the condition ``ident``, pooled and summarised."""
-        reference = _reference(ident, against, present=set().union(*(set(r["condition"]) for _, r in pieces)))
+        reference = _reference(ident, against, present=set().union(*(set(rows) for _, rows in pieces)))
         if reference is None:
             return pd.DataFrame(), 0, 0
         draws, n_paired, dropped = [], 0, 0
         for replicate, rows in pieces:
             where = ident if replicate is None else {**ident, REPLICATE: replicate}
             try:
-                part = _condition_rows(rows, ident, condition_keys)
-                if part.empty:
+                if ident["condition"] not in rows:
                     raise ValueError(f"no rows of this condition in replicate {replicate!r}; every model replicate "
                                      "needs every condition")
-                original = rows.loc[rows["condition"] == ORIGINAL]
-                if original.empty:
+                if ORIGINAL not in rows:
                     raise ValueError(f"no rows with split == {settings.split!r} and condition == {ORIGINAL!r}; "
                                      "every condition is compared with the original images")
-                base = original if reference == ORIGINAL else _reference_rows(rows, reference)
-                reps, n_paired, lost = pair(replicate, base, part, reference)
+                if reference not in rows:
+                    raise ValueError(f"no rows of the unmitigated condition {reference!r} to compare the mitigated "
+                                     "one with")
+                reps, n_paired, lost = pair(replicate, rows[reference], rows[ident["condition"]], reference)
             except ValueError as err:
                 raise ValueError(f"{describe_keys(where)}: {err}") from err
             draws.append(reps)
@@ -289,7 +286,7 @@ def bootstrap_deltas(samples: pd.DataFrame, settings: EvaluationSettings, *, aga
     for key, run in data.groupby(run_keys, sort=True):
         keys = dict(zip(run_keys, key))
         targets = sorted(run["target"].unique())
-        pieces = _replicates(run)
+        pieces = _by_condition(run)
 
         def classify(replicate: Any, base: pd.DataFrame, part: pd.DataFrame, reference: str):
             base_cuts = cuts(keys, replicate, targets, reference if policy == "refit" else ORIGINAL)
@@ -306,7 +303,7 @@ def bootstrap_deltas(samples: pd.DataFrame, settings: EvaluationSettings, *, aga
                                        reason=f"dropped {dropped} unpaired samples" if dropped else ""))
     for key, run in segmentation.groupby(target_keys, sort=True):
         keys = dict(zip(target_keys, key))
-        pieces = _replicates(run)
+        pieces = _by_condition(run)
 
         def segment(replicate: Any, base: pd.DataFrame, part: pd.DataFrame, reference: str):
             return _segmentation_pair(base, part, keys["target"], columns_of, patient, settings)
@@ -337,13 +334,6 @@ def _reference(ident: dict[str, Any], against: str, *, present: set[str]) -> str
         return base
     control = f"{base}+{CONTROL_MITIGATION}"
     return control if control in present else None
-
-
-def _reference_rows(run: pd.DataFrame, reference: str) -> pd.DataFrame:
-    rows = run.loc[run["condition"] == reference]
-    if rows.empty:
-        raise ValueError(f"no rows of the unmitigated condition {reference!r} to compare the mitigated one with")
-    return rows
 
 
 def attach_uncertainty(tables: EvaluationTables, boot: pd.DataFrame) -> EvaluationTables:
