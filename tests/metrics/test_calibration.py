@@ -34,6 +34,9 @@ def _check(summaries, *, size: tuple[float, float], coverage: float, power_gap: 
             assert row["coverage"] >= coverage, (design, metric, row["coverage"])
         for metric in ("eodd", "eop", "dp", "delta_dice"):  # the reference has its nominal size too
             assert size[0] <= table.loc[metric, "rejection_reference"] <= size[1], (design, metric)
+    for design, table in summaries.items():  # the signed gap's own interval has its nominal coverage everywhere
+        for metric in ("eop", "dp", "delta_dice"):
+            assert table.loc[metric, "gap_coverage"] >= coverage, (design, metric, table.loc[metric, "gap_coverage"])
     planted = summaries["planted"]
     for metric in ("eodd", "eop", "delta_dice"):
         row = planted.loc[metric]

@@ -211,3 +211,28 @@ def test_replicated_tables_hold_the_method_and_each_replicate():
     assert row["delta_sd_replicates"] == pytest.approx(per["delta"].std(ddof=1), abs=1e-12)
     assert row["n_replicates"] == 2 and np.isfinite(row["p_value"])
     assert sorted(tables.models["replicate"].tolist()) == [0, 1]
+
+
+def test_a_gap_that_reverses_is_a_change_and_its_signed_gap_says_which_way():
+    """Dice F 0.85 > M 0.78 on the original images, F 0.50 < M 0.60 after: |gap| 0.07 -> 0.10 hardly moves,
+    the signed gap M - F moves by (0.60 - 0.50) - (0.78 - 0.85) = +0.17."""
+    rng = np.random.default_rng(6)
+    n = 200
+    sex = np.where(np.arange(n) % 2 == 0, "F", "M")
+    base = np.where(sex == "F", 0.85, 0.78) + 0.03 * rng.standard_normal(n)
+    after = np.where(sex == "F", 0.50, 0.60) + 0.03 * rng.standard_normal(n)
+    rows = pd.concat([pd.DataFrame({"sample_id": [f"s{i}" for i in range(n)], "split": "test", "dataset": "d",
+                                    "task": "segmentation", "target": "tumor", "condition": c, "dice": d,
+                                    "attr_sex": sex}) for c, d in (("original", base), ("noisy", after))])
+    boot = bootstrap_deltas(rows, EvaluationSettings(attributes=("sex",), bootstrap=1000))
+    gap = boot.query("metric == 'delta_dice'").iloc[0]
+    means = {g: (base[sex == g].mean(), after[sex == g].mean()) for g in ("F", "M")}
+    assert gap["delta"] == pytest.approx(abs(means["M"][1] - means["F"][1]) - abs(means["M"][0] - means["F"][0]))
+    assert gap["gap"] == "dice M - F" and gap["test"] == "wald-gaps"
+    signed = (means["M"][1] - means["F"][1]) - (means["M"][0] - means["F"][0])
+    assert gap["gap_change"] == pytest.approx(signed, abs=1e-12) and 0.15 < signed < 0.19
+    assert gap["gap_ci_low"] > 0.1 and gap["p_value"] == pytest.approx(1 / 1001)
+    ser = boot.query("metric == 'ser'").iloc[0]
+    assert ser["gap"] == "log(1 - dice) M - F"
+    assert ser["gap_change"] == pytest.approx(np.log((1 - means["M"][1]) / (1 - means["F"][1]))
+                                              - np.log((1 - means["M"][0]) / (1 - means["F"][0])), abs=1e-12)

@@ -165,6 +165,8 @@ def test_the_tiny_run_reports_its_uninformative_models(tiny_run):
     html = (tiny_run / "report.html").read_text()
     for record in flagged.itertuples():
         assert f"no verdict on {record.target}" in html, record.target
+    # the simulations' caveat on the intervals sits beside the overview and figure 3
+    assert html.count("conservative where the group gaps are near 0") == 2
     families = pd.read_csv(tiny_run / "metrics" / "families.csv")
     for record in families[~families["reachable"]].itertuples():
         assert record.family in html  # B = 50 cannot pass these families' first cut: the report says so

@@ -61,7 +61,14 @@ from reconfair.metrics.bootstrap_kernels import (
     weighted_auroc,
     weighted_group_rates,
 )
-from reconfair.metrics.hypothesis import RESULT_COLUMNS, BootstrapResult, Gaps, gap_changes, summarize_delta
+from reconfair.metrics.hypothesis import (
+    RESULT_COLUMNS,
+    BootstrapResult,
+    Gaps,
+    gap_changes,
+    gap_labels,
+    summarize_delta,
+)
 from reconfair.metrics.groups import group_codes
 from reconfair.metrics.task import as_labels, as_scores
 
@@ -266,7 +273,13 @@ def paired_replicates(
         for i in tested:
             gap_draws[i][start:stop] = gaps[i]
         start = stop
-    tests = tuple(Gaps(point_gaps[i][0], gap_draws[i]) if i in tested else None for i in range(len(keys)))
+    labels = {}
+    for i in tested:  # the groups of each test: the point estimate's, in order
+        t, a = names.index(keys[i][0]), keys[i][1]
+        usable = np.logical_and.reduce([allowed[(t, a)][r] for r in GAP_RATES[keys[i][2]]])
+        labels[i] = gap_labels(GAP_RATES[keys[i][2]], attrs[a][0][usable])
+    tests = tuple(Gaps(point_gaps[i][0], gap_draws[i], labels[i]) if i in tested else None
+                  for i in range(len(keys)))
     return PairedReplicates(tuple(keys), point[:, :, 0], replicates, tests)
 
 

@@ -36,7 +36,7 @@ from numpy.typing import ArrayLike
 from reconfair.metrics.bootstrap import PairedReplicates
 from reconfair.metrics.bootstrap_kernels import patient_weights
 from reconfair.metrics.groups import group_codes
-from reconfair.metrics.hypothesis import Gaps, gap_changes
+from reconfair.metrics.hypothesis import Gaps, gap_changes, gap_labels
 
 __all__ = ["SEGMENTATION_METRICS", "weighted_group_dice", "dice_fairness", "paired_dice_replicates",
            "paired_dice_bootstrap"]
@@ -104,12 +104,14 @@ def paired_dice_replicates(
     n_patients = patient_index.size
     # per-patient sums: columns [count, dice_original, dice_recon] per group; group "" is everyone
     blocks: list[tuple[str, int]] = [("", 1)]
+    group_names: list[np.ndarray] = [np.array([""], dtype=object)]
     columns = [np.zeros(n, dtype=np.int64)]
     for a, values in groups.items():
         group_values, codes = group_codes(values)
         if codes.size != n:
             raise ValueError(f"groups[{a!r}] has {codes.size} values but dice has {n}")
         blocks.append((str(a), group_values.size))
+        group_names.append(group_values)
         columns.append(codes)
     matrix_parts = []
     for (_, k), codes in zip(blocks, columns):
@@ -163,7 +165,12 @@ def paired_dice_replicates(
         for i, g in gaps.items():
             draws[i][start:stop] = g
         start = stop
-    tests = tuple(Gaps(point_gaps[i][0], draws[i]) if i in draws else None for i in range(len(keys)))
+    labels, row = {}, 1
+    for block, (_, k) in enumerate(blocks[1:], start=1):
+        names = group_names[block][allowed[block]]
+        labels[row], labels[row + 1] = gap_labels(("dice",), names), gap_labels(("log(1 - dice)",), names)
+        row += len(SEGMENTATION_METRICS)
+    tests = tuple(Gaps(point_gaps[i][0], draws[i], labels[i]) if i in draws else None for i in range(len(keys)))
     return PairedReplicates(tuple(keys), point[:, :, 0], replicates, tests)
 
 

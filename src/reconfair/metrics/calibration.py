@@ -27,8 +27,9 @@ analytic (binomial, independent groups) variance of each gap, ``chi^2`` with
 2 degrees of freedom for EODD (TPR and FPR gaps), 1 for EOP, DP and the Dice
 gap.  :func:`simulate` runs replicates and :func:`summarize` gives, per design
 and metric, the rejection rate at ``alpha`` of ours and of the reference, the
-coverage of our 95 % CI of the true change, the mean minimum detectable change
-and the true change.
+coverage of our 95 % CI of the true change, the mean minimum detectable change,
+the true change, and the coverage of the CI of the signed gap change M - F
+(``gap_coverage``; EOP, DP, Dice gap).
 
 Examples
 --------
@@ -52,7 +53,8 @@ from reconfair.metrics.bootstrap_segmentation import paired_dice_bootstrap
 from reconfair.metrics.families import minimum_detectable_change
 from reconfair.seeding import numpy_generator
 
-__all__ = ["DESIGNS", "THRESHOLD", "Design", "simulate", "summarize", "reference_tests", "true_changes"]
+__all__ = ["DESIGNS", "THRESHOLD", "Design", "simulate", "summarize", "reference_tests", "true_changes",
+           "true_gap_changes"]
 
 THRESHOLD = 0.75
 """The fixed decision threshold of every simulated classifier."""
@@ -125,6 +127,22 @@ def true_changes(design: Design) -> dict[str, float]:
     return out
 
 
+def true_gap_changes(design: Design) -> dict[str, float]:
+    """The true change of the signed gap M - F behind EOP (TPR), DP (selection rate) and the Dice gap.
+
+    >>> round(true_gap_changes(DESIGNS["planted"])["eop"], 4)
+    -0.1077
+    """
+    before = [_rates(mu, 0.0) for mu in design.mu]
+    after = before if design.redraw else [_rates(mu, sd) for mu, sd in zip(design.mu, design.added_sd)]
+    selection = [[0.5 * (tpr + fpr) for tpr, fpr in rates] for rates in (before, after)]
+    dice = [[float(norm.cdf((a - d) / np.sqrt(1.25))) for a, d in zip(design.dice, drops)]
+            for drops in ((0.0, 0.0), design.dice_drop)]
+    return {"eop": (after[1][0] - after[0][0]) - (before[1][0] - before[0][0]),
+            "dp": (selection[1][1] - selection[1][0]) - (selection[0][1] - selection[0][0]),
+            "delta_dice": (dice[1][1] - dice[1][0]) - (dice[0][1] - dice[0][0])}
+
+
 def _study(design: Design, n_patients: int, seed: int) -> dict[str, np.ndarray]:
     rng = numpy_generator(seed, "calibration", design.name)
     group = np.arange(n_patients) % 2
@@ -183,7 +201,7 @@ def simulate(design: str, *, n_replicates: int, n_patients: int = 800, n_boot: i
     if design not in DESIGNS:
         raise ValueError(f"unknown design {design!r}; expected one of {tuple(DESIGNS)}")
     spec = DESIGNS[design]
-    truth = true_changes(spec)
+    truth, gap_truth = true_changes(spec), true_gap_changes(spec)
     rows = []
     for replicate in range(n_replicates):
         study = _study(spec, n_patients, seed * 100_003 + replicate)
@@ -199,7 +217,9 @@ def simulate(design: str, *, n_replicates: int, n_patients: int = 800, n_boot: i
             rows.append({"design": design, "replicate": replicate, "metric": metric, "delta": record["delta"],
                          "ci_low": record["ci_low"], "ci_high": record["ci_high"], "p_value": record["p_value"],
                          "test": record["test"], "se": record["se"], "p_reference": reference.get(metric, np.nan),
-                         "truth": truth[metric]})
+                         "truth": truth[metric], "gap": record["gap"], "gap_change": record["gap_change"],
+                         "gap_ci_low": record["gap_ci_low"], "gap_ci_high": record["gap_ci_high"],
+                         "gap_truth": gap_truth.get(metric, np.nan)})
     out = pd.DataFrame(rows)
     out["mdc"] = minimum_detectable_change(out["se"].to_numpy(), alpha=alpha, power=power)
     return out
@@ -220,6 +240,9 @@ def summarize(rows: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
             else np.nan,
             "mean_mdc": float(part["mdc"].mean()),
             "truth": float(part["truth"].iloc[0]),
+            "gap_coverage": float(((part["gap_ci_low"] <= part["gap_truth"])
+                                   & (part["gap_truth"] <= part["gap_ci_high"]))[part["gap_ci_low"].notna()].mean())
+            if np.isfinite(part["gap_truth"].iloc[0]) else np.nan,
         })
 
     return rows.groupby(["design", "metric"], sort=False).apply(one, include_groups=False).reset_index()

@@ -113,10 +113,14 @@ def families_table(table: pd.DataFrame, settings: EvaluationSettings) -> pd.Data
         m = len(tested)
         cut = settings.alpha / m if m else float("nan")
         floor = float(tested["p_floor"].min()) if m else float("nan")
-        reachable = bool(m and floor <= cut)
-        note = "" if reachable or not m else (
-            f"the smallest p its resamples can give ({floor:.2g}) is above {settings.adjust}'s first cut "
-            f"{settings.alpha:g}/{m} = {cut:.2g}: no test in it can be significant")
+        reachable = bool(not m or floor <= cut)  # a family without tests has nothing to reach
+        if not m:
+            note = "no test: every change in it is undefined or untested"
+        elif not reachable:
+            note = (f"the smallest p its resamples can give ({floor:.2g}) is above {settings.adjust}'s first cut "
+                    f"{settings.alpha:g}/{m} = {cut:.2g}: no test in it can be significant")
+        else:
+            note = ""
         rows.append({"family": family, "n_tests": m, "adjust": settings.adjust, "alpha": settings.alpha,
                      "first_cut": cut, "min_p_floor": floor, "reachable": reachable,
                      "n_boot": int(part["n_boot"].max()) if m else 0,

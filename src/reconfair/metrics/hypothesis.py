@@ -51,13 +51,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-__all__ = ["Gaps", "BootstrapResult", "RESULT_COLUMNS", "TESTS", "gap_changes", "percentile_p", "wald_gap_test",
-           "p_floor", "summarize_delta"]
+__all__ = ["Gaps", "BootstrapResult", "RESULT_COLUMNS", "TESTS", "gap_changes", "gap_labels", "percentile_p",
+           "wald_gap_test", "p_floor", "summarize_delta"]
 
 TESTS = {"percentile": 2.0, "wald-gaps": 1.0}
 """The tests by name, with the numerator ``c`` of their floor ``c / (n + 1)``."""
 RESULT_COLUMNS = ("estimate_original", "estimate", "delta", "se", "ci_low", "ci_high", "p_value", "n_boot_valid",
-                  "n_boot", "test", "p_floor", "uncertainty_reason")
+                  "n_boot", "test", "p_floor", "uncertainty_reason", "gap", "gap_change", "gap_ci_low",
+                  "gap_ci_high")
 _RANK_TOLERANCE = 1e-10
 
 
@@ -66,11 +67,24 @@ class Gaps:
     """The change of the signed group gaps behind a max - min metric: what its Wald test tests.
 
     ``estimate`` is ``(d,)`` (from all data), ``replicates`` is ``(B, d)``
-    (one row per resample; a row with a non-finite value is an invalid resample).
+    (one row per resample; a row with a non-finite value is an invalid
+    resample), ``labels`` names each component (``"tpr M - F"``: the change
+    of TPR_M - TPR_F).
     """
 
     estimate: np.ndarray
     replicates: np.ndarray
+    labels: tuple[str, ...] = ()
+
+
+def gap_labels(rates: tuple[str, ...], groups: np.ndarray) -> tuple[str, ...]:
+    """Names of the components of :func:`gap_changes`: ``"<rate> <group> - <reference>"``.
+
+    >>> gap_labels(("tpr", "fpr"), np.array(["F", "M"]))
+    ('tpr M - F', 'fpr M - F')
+    """
+    groups = [str(g) for g in groups]
+    return tuple(f"{rate} {g} - {groups[0]}" for rate in rates for g in groups[1:])
 
 
 @dataclass(frozen=True)
@@ -99,6 +113,15 @@ class BootstrapResult:
         The smallest p this test can give with ``n_boot_valid`` resamples.
     uncertainty_reason : str
         Why SE, CI and p are NaN (``""`` when they are defined).
+    gap : str
+        The signed gap that moved most clearly (the component of the Wald
+        test with the largest ``|change| / SE``), e.g. ``"tpr M - F"``; ``""``
+        for a percentile test.
+    gap_change, gap_ci_low, gap_ci_high : float
+        Its change (reconstructed minus original) and percentile 95 % CI: a
+        smooth statistic, unlike the max - min delta, so its interval has its
+        nominal coverage; it says which way the groups moved when ``delta``
+        hides it (a gap that reverses keeps its size).
     """
 
     estimate_original: float
@@ -113,6 +136,10 @@ class BootstrapResult:
     test: str
     p_floor: float
     uncertainty_reason: str
+    gap: str = ""
+    gap_change: float = float("nan")
+    gap_ci_low: float = float("nan")
+    gap_ci_high: float = float("nan")
 
 
 def gap_changes(original: list[np.ndarray], recon: list[np.ndarray], usable: np.ndarray) -> np.ndarray:
@@ -243,10 +270,27 @@ def summarize_delta(replicates_original: ArrayLike, replicates: ArrayLike, estim
     with np.errstate(invalid="ignore"):
         se = float(kept.std(ddof=1))
     low, high = np.quantile(kept, [0.025, 0.975])
+    strongest: tuple[str, float, float, float] = ("", nan, nan, nan)
     if gaps is None:
         p_value = percentile_p(kept)
     else:
-        p_value = wald_gap_test(gaps.estimate, np.asarray(gaps.replicates, dtype=np.float64)[valid])
+        draws = np.asarray(gaps.replicates, dtype=np.float64)[valid]
+        p_value = wald_gap_test(gaps.estimate, draws)
+        strongest = _strongest_gap(gaps, draws)
     return BootstrapResult(float(estimate_original), float(estimate), delta, se if np.isfinite(se) else nan,
                            float(low), float(high), float(p_value), n_valid, n_boot, test,
-                           p_floor(test, n_valid), "")
+                           p_floor(test, n_valid), "", *strongest)
+
+
+def _strongest_gap(gaps: Gaps, draws: np.ndarray) -> tuple[str, float, float, float]:
+    """The component with the largest ``|change| / SE``: its label, change and percentile CI."""
+    estimate = np.asarray(gaps.estimate, dtype=np.float64)
+    if estimate.size == 0:
+        return "", float("nan"), float("nan"), float("nan")
+    spread = draws.std(axis=0, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        evidence = np.where(spread > 0, np.abs(estimate) / spread, np.where(estimate != 0, np.inf, 0.0))
+    j = int(np.argmax(evidence))
+    low, high = np.quantile(draws[:, j], [0.025, 0.975])
+    label = gaps.labels[j] if j < len(gaps.labels) else f"component {j}"
+    return label, float(estimate[j]), float(low), float(high)

@@ -40,7 +40,7 @@ EFFECT_COLUMNS = (
     "dataset", "task", "target", "condition", "degradation", "level", "recon", "mitigation", "attribute", "metric",
     "value_unmitigated", "value_mitigated", "delta", "se", "ci_low", "ci_high", "p_value", "p_adjusted",
     "n_boot_valid", "n_boot", "test", "p_floor", "uncertainty_reason", "family", "family_size", "significant",
-    "mdc", "mdc_family", "n_paired", "n_replicates",
+    "mdc", "mdc_family", "gap", "gap_change", "gap_ci_low", "gap_ci_high", "n_paired", "n_replicates",
 )
 SWEEP_COLUMNS = (
     "dataset", "degradation", "level", "recon", "condition", "mitigation_kind", "lam", "psnr", "auroc",

@@ -92,7 +92,8 @@ def pool_replicates(replicates: Sequence[PairedReplicates], *, seed: int) -> Pai
             gaps.append(None)
             continue
         estimate = np.mean([r.gaps[i].estimate for r in replicates], axis=0)
-        gaps.append(Gaps(estimate, _weighted(np.stack([r.gaps[i].replicates for r in replicates]), weights)))
+        gaps.append(Gaps(estimate, _weighted(np.stack([r.gaps[i].replicates for r in replicates]), weights),
+                         gap.labels))
     return PairedReplicates(first.keys, np.mean([r.estimates for r in replicates], axis=0),
                             np.moveaxis(pooled, 0, -1), tuple(gaps))
 

@@ -77,7 +77,8 @@ from reconfair.metrics.settings import AUTO, EvaluationSettings
 __all__ = ["bootstrap_deltas", "attach_uncertainty", "evaluate_with_uncertainty", "UNCERTAINTY_COLUMNS"]
 
 UNCERTAINTY_COLUMNS = ("se", "ci_low", "ci_high", "p_value", "p_adjusted", "n_boot_valid", "n_boot", "test",
-                       "p_floor", "uncertainty_reason", "family", "family_size", "significant", "mdc", "mdc_family")
+                       "p_floor", "uncertainty_reason", "family", "family_size", "significant", "mdc", "mdc_family",
+                       "gap", "gap_change", "gap_ci_low", "gap_ci_high")
 """Columns :func:`attach_uncertainty` adds to the fairness and performance tables."""
 PATIENT_COLUMN = "patient_id"
 RUN_KEYS = ("dataset", "task", "seed")
@@ -348,8 +349,8 @@ def attach_uncertainty(tables: EvaluationTables, boot: pd.DataFrame) -> Evaluati
     >>> empty = pd.DataFrame(columns=["dataset", "task", "target", "condition", "attribute", "metric"])
     >>> tables = EvaluationTables(empty.drop(columns="attribute"), empty, empty)
     >>> boot = empty.reindex(columns=[*empty.columns, *UNCERTAINTY_COLUMNS])
-    >>> list(attach_uncertainty(tables, boot).fairness.columns)[-3:]
-    ['significant', 'mdc', 'mdc_family']
+    >>> list(attach_uncertainty(tables, boot).fairness.columns)[-4:]
+    ['gap', 'gap_change', 'gap_ci_low', 'gap_ci_high']
     """
     missing = [c for c in ("target", "attribute", "metric", *UNCERTAINTY_COLUMNS) if c not in boot.columns]
     if missing:
@@ -373,7 +374,7 @@ def attach_uncertainty(tables: EvaluationTables, boot: pd.DataFrame) -> Evaluati
         for column in ("n_boot_valid", "n_boot", "family_size"):
             merged[column] = merged[column].astype("Int64")
         merged["significant"] = merged["significant"].astype("boolean").fillna(False).astype(bool)
-        for column in ("test", "uncertainty_reason", "family"):
+        for column in ("test", "uncertainty_reason", "family", "gap"):
             merged[column] = merged[column].astype(object).where(merged[column].notna(), "").astype(str)
         frames[name] = merged
     return replace(tables, performance=frames["performance"], fairness=frames["fairness"])

@@ -20,7 +20,7 @@ from reconfair.report.figures_quality import plot_quality_and_task
 from reconfair.report.headline import headlines
 from reconfair.report.html import FigureEntry, VerdictEntry, render_html
 from reconfair.report.labels import recon_order
-from reconfair.report.overview import overview_html
+from reconfair.report.overview import CI_CAVEAT, overview_html
 from reconfair.report.provenance import provenance
 from reconfair.report.replicates import plot_replicates, replicate_count, with_replicate_spread
 from reconfair.report.rundata import RunData, load_run
@@ -121,7 +121,7 @@ def _figures(run: RunData, *, datasets: list[str], attributes: list[str], order:
     entries.append(FigureEntry(
         "3", "Bias change with 95% CIs",
         "Paired patient-bootstrap 95% CI of each change; filled markers and * = significant after the run's "
-        f"multiple-testing correction (alpha = {run.alpha:g}); an undefined change has no marker.",
+        f"multiple-testing correction (alpha = {run.alpha:g}); an undefined change has no marker. {CI_CAVEAT}",
         _some(plot_bias_ci(fair, dataset=d, task=t, attributes=attributes, condition_order=mine(d), out_dir=out,
                            alpha=run.alpha)
               for d, t in tasks), note="no reconstructed conditions"))

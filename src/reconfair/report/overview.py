@@ -125,12 +125,17 @@ def _reason(record: pd.Series) -> str:
     return "change undefined"
 
 
+CI_CAVEAT = (
+    "The CI of a max − min change (EODD, EOP, DP, Dice gap, SER) is conservative where the group gaps are near 0, "
+    "and biased toward 0 where the reconstruction opens a gap the original images did not have; the test (on the "
+    "signed group gaps) keeps its size in both cases (docs/statistics.md, section 8).")
+"""What the simulations say about the intervals, stated wherever they are shown."""
 CAPTION = (
     "Change of the main fairness metric (EODD for classification, the Dice gap for segmentation), reconstructed "
     "minus original images, with its 95 % CI. Bold with * = passes the multiple-testing correction. Vermillion: "
     "the metric rises (more bias), blue: it falls; darker = larger |Δ|. With several targets each cell shows the "
     "target with the strongest evidence (smallest p_adj), named under the value; hover a cell for its p, the mean "
-    "over targets and, for n/a, the reason.")
+    "over targets and, for n/a, the reason. " + CI_CAVEAT)
 
 
 def overview_html(fairness: pd.DataFrame, *, datasets: Sequence[str], attributes: Sequence[str],

@@ -47,8 +47,8 @@ from reconfair.report.style import SIGNIFICANCE
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 UNCERTAINTY = ("ci_low", "ci_high", "p_value", "p_adjusted")
-EXTRA = ("p_floor", "test", "family", "family_size", "mdc", "mdc_family", "n_boot", "n_replicates",
-         "delta_sd_replicates", "uncertainty_reason")
+EXTRA = ("p_floor", "test", "family", "family_size", "mdc", "mdc_family", "gap", "gap_change", "gap_ci_low",
+         "gap_ci_high", "n_boot", "n_replicates", "delta_sd_replicates", "uncertainty_reason")
 """Columns of the rewritten metrics layer, carried into the tables when the run has them."""
 
 

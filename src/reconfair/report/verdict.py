@@ -37,7 +37,7 @@ import pandas as pd
 from reconfair.report.evidence import (
     ci_of, clear_undefined, detectable, flags, model_flags, p_of, significance, uninformative_mask,
 )
-from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL, condition_label, number, signed
+from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL, ci, condition_label, number, signed
 from reconfair.report.style import SIGNIFICANCE
 from reconfair.report.tables import performance_table
 
@@ -96,7 +96,36 @@ def sentence(record: pd.Series, *, attribute: str = "", dataset_prefix: bool = F
     subject = f"{record['dataset']}: {label}" if dataset_prefix else label[:1].upper() + label[1:]
     interval, p = ci_of(record), p_of(record)
     return f"{subject} {verb} {what} by {signed(delta)}" + (f" {interval}" if interval else "") + (
-        f" ({p})" if p else "") + "."
+        f" ({p})" if p else "") + gap_words(record) + "."
+
+
+GAP_RATES = {"tpr": "TPR", "fpr": "FPR", "selection_rate": "selection rate", "auroc": "AUROC", "dice": "Dice",
+             "log(1 - dice)": "log(1 − Dice)"}
+
+
+def gap_words(record: pd.Series) -> str:
+    """``"; the TPR gap M − F moves by −0.128 [−0.170, −0.090]"``: the signed gap the test found moving.
+
+    A max − min change can hide how the groups moved (a gap that reverses keeps
+    its size); the signed gap's change and CI say it.  Empty without one.
+
+    >>> gap_words(pd.Series({"gap": "tpr M - F", "gap_change": -0.128, "gap_ci_low": -0.17, "gap_ci_high": -0.09}))
+    '; the TPR gap M − F moves by −0.128 [−0.170, −0.090]'
+    """
+    label, change = str(record.get("gap", "") or ""), record.get("gap_change", math.nan)
+    try:
+        change = float(change)
+    except (TypeError, ValueError):
+        return ""
+    if not label or label == "nan" or not math.isfinite(change):
+        return ""
+    words = label
+    for key, name in GAP_RATES.items():
+        if label.startswith(key + " "):
+            words = f"{name} gap {label[len(key) + 1:].replace(' - ', ' − ')}"
+            break
+    interval = ci(float(record.get("gap_ci_low", math.nan)), float(record.get("gap_ci_high", math.nan)))
+    return f"; the {words} moves by {signed(change)}" + (f" {interval}" if interval else "")
 
 
 def family_words(evaluation: dict[str, Any]) -> str:
@@ -189,6 +218,8 @@ def family_banners(families: pd.DataFrame | None, *, limit: int = 3) -> list[str
     if families is None or families.empty or "reachable" not in families.columns:
         return []
     dead = families[~flags(families["reachable"])]
+    if "n_tests" in dead.columns:
+        dead = dead[dead["n_tests"].fillna(0).astype(int) > 0]  # nothing to pass in a family without tests
     if dead.empty:
         return []
     hint = "run with evaluation.bootstrap: auto or more resamples."
