@@ -14,6 +14,8 @@ side in one run:
   ``planted`` (target within 10 points);
 - ``coverage``: how often our 95 % CI holds the true change (target >= 93 %
   under the nulls; above 97 % the interval is conservative there);
+- ``gap coverage``: how often the CI of the signed gap change M - F (the
+  ``gap_change`` column) holds its true value (EOP, DP, Dice gap);
 - ``mdc``: the mean minimum detectable change (80 % power, alpha 0.05), beside
   the true change.
 """
@@ -44,8 +46,8 @@ def main() -> None:
         frames.append(table)
     out = pd.concat(frames, ignore_index=True)
     out["power gap"] = (out["rejection"] - out["rejection_reference"]).where(out["design"] == "planted")
-    shown = out.rename(columns={"rejection_reference": "reference", "mean_mdc": "mdc"})[
-        ["design", "metric", "truth", "rejection", "reference", "power gap", "coverage", "mdc"]]
+    shown = out.rename(columns={"rejection_reference": "reference", "mean_mdc": "mdc", "gap_coverage": "gap coverage"})[
+        ["design", "metric", "truth", "rejection", "reference", "power gap", "coverage", "gap coverage", "mdc"]]
     with pd.option_context("display.width", 160, "display.max_rows", 100):
         print(shown.round(3).to_string(index=False))
 

@@ -99,3 +99,18 @@ def test_the_documented_sentence():
     assert n < 3, "the fixture must keep R3 short of tumor_grade positives"
     assert (f"synthetic-brain: race R3 has {n} positives of tumor_grade in the test split (min_group_size 3): "
             "it will not enter TPR (EODD, EOP) there") in group_size_warnings(config)
+
+
+def test_reconfair_plan_prints_the_warnings(tmp_path):
+    import yaml
+    from typer.testing import CliRunner
+
+    from reconfair.cli import app
+
+    path = tmp_path / "study.yaml"
+    path.write_text(yaml.safe_dump(STUDY))
+    result = CliRunner().invoke(app, ["plan", str(path), "--cache", str(tmp_path / "cache")])
+    assert result.exit_code == 0, result.output
+    warned = [line.removeprefix("warning: ") for line in result.stderr.splitlines() if line.startswith("warning: ")]
+    config = StudyConfig.model_validate(STUDY)
+    assert warned == group_size_warnings(config) and len(warned) > 0
