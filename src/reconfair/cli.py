@@ -88,7 +88,10 @@ def evaluate(
     threshold: str = typer.Option(
         "fixed-validation", "--threshold", help="fixed-validation, refit, or a number in [0, 1]."
     ),
-    min_group_size: int = typer.Option(10, "--min-group-size", help="Smaller groups are excluded."),
+    min_group_size: int = typer.Option(
+        10, "--min-group-size", help="Class members a rate needs: positives for TPR, negatives for FPR, samples "
+        "for a selection rate or mean Dice; groups with fewer are excluded from it."
+    ),
     split: str = typer.Option("test", "--split", help="Rows the metrics are computed on."),
     patient_level: bool = typer.Option(
         False, "--patient-level", help="One row per patient first: median score, mean Dice."

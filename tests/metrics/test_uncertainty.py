@@ -59,8 +59,9 @@ def test_merged_delta_equals_point_estimate(samples, boot):
         assert column in tables.fairness.columns and column in tables.performance.columns
     original = tables.fairness["condition"] == "original"
     assert tables.fairness.loc[original, "p_value"].isna().all()
-    assert tables.fairness.loc[~original & tables.fairness["metric"].isin(["auroc_gap", "worst_group_auroc"]),
-                               "se"].isna().all()
+    group_auroc = tables.fairness.loc[~original & tables.fairness["metric"].isin(["auroc_gap", "worst_group_auroc"])]
+    assert group_auroc["se"].isna().all()
+    assert group_auroc["uncertainty_reason"].str.startswith("not bootstrapped: set evaluation.bootstrap_group_auroc").all()
     perf = tables.performance.query("metric == 'auroc' and condition == 'noisy' and target != 'macro'")
     assert perf["ci_low"].notna().all() and perf["n_boot_valid"].eq(150).all()
     auroc = boot.query("attribute == ''").set_index("target")["delta"]

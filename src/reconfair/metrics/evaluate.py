@@ -340,8 +340,10 @@ def evaluate(
         an intersection joins names with ``×`` or ``*`` (``"sex×age_group"``),
         its groups are the joined values (``"F×<58"``).
     min_group_size : int, default 10
-        Groups with fewer labelled samples are excluded from every rate
-        (recorded in ``groups`` and in ``fairness.excluded``).
+        The class members a rate needs: a group enters TPR with at least this
+        many positives, FPR with at least this many negatives, the selection
+        rate and mean Dice with at least this many samples; exclusions are
+        recorded in ``groups`` and in ``fairness.excluded``.
     split : str, default "test"
         Rows the metrics are computed on.
     threshold : {"fixed-validation", "refit"} or float, default "fixed-validation"

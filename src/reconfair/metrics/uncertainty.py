@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reconfair.metrics.bootstrap import PairedReplicates, paired_replicates
+from reconfair.metrics.bootstrap import GROUP_AUROC_METRICS, PairedReplicates, paired_replicates
 from reconfair.metrics.bootstrap_segmentation import paired_dice_replicates
 from reconfair.metrics.evaluate import (
     CONDITION_OPTIONAL,
@@ -376,6 +376,10 @@ def attach_uncertainty(tables: EvaluationTables, boot: pd.DataFrame) -> Evaluati
         merged["significant"] = merged["significant"].astype("boolean").fillna(False).astype(bool)
         for column in ("test", "uncertainty_reason", "family", "gap"):
             merged[column] = merged[column].astype(object).where(merged[column].notna(), "").astype(str)
+        skipped = (merged["metric"].isin(GROUP_AUROC_METRICS) & (merged["condition"] != ORIGINAL)
+                   & (merged["uncertainty_reason"] == "") & merged["se"].isna())
+        merged.loc[skipped, "uncertainty_reason"] = ("not bootstrapped: set evaluation.bootstrap_group_auroc "
+                                                     "(--bootstrap-group-auroc)")
         frames[name] = merged
     return replace(tables, performance=frames["performance"], fairness=frames["fairness"])
 
