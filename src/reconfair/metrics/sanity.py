@@ -84,8 +84,9 @@ def model_sanity(samples: pd.DataFrame) -> pd.DataFrame:
 def sanity_notes(models: pd.DataFrame) -> list[str]:
     """One warning per uninformative model."""
     notes = []
+    several = "replicate" in models.columns and models["replicate"].nunique() > 1
     for row in models[models["status"] == "uninformative"].to_dict("records"):
-        replicate = f" (replicate {row['replicate']})" if "replicate" in row else ""
+        replicate = f" (replicate {row['replicate']})" if several else ""
         notes.append(f"{row['dataset']} {row['task']} model for {row['target']}{replicate} is uninformative: "
                      f"{row['reason']}; its changes get no verdict")
     return notes
