@@ -11,7 +11,7 @@ import torch
 from reconfair.data.lazy import LazySampleSet
 from reconfair.data.synthetic_brain import make_synthetic_brain
 from reconfair.data.synthetic_chest import make_synthetic_chest
-from reconfair.memory import release_freed_memory
+from reconfair.engine.memory import release_freed_memory
 
 
 @pytest.mark.parametrize("make", [make_synthetic_chest, make_synthetic_brain])

@@ -9,7 +9,8 @@ import torch
 
 from reconfair.config import DatasetConfig
 from reconfair.engine.datasets import build_dataset
-from reconfair.mitigate import MitigationSpec, finetune, holdout_split
+from reconfair.config.mitigation import MitigationSpec
+from reconfair.mitigate import finetune, holdout_split
 from reconfair.physics import make_degradation
 from reconfair.recon.learned import make_learned
 from reconfair.seeding import seeded_torch_global

@@ -7,7 +7,7 @@ import pickle
 import pytest
 import torch
 
-from reconfair.checkpoint import save_checkpoint
+from reconfair.training.checkpoint import save_checkpoint
 from reconfair.recon.learned import (
     MODELS,
     default_spec,

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from monai.losses import DiceLoss
 
-from reconfair.checkpoint import load_checkpoint, save_checkpoint
+from reconfair.training.checkpoint import load_checkpoint, save_checkpoint
 from reconfair.data.sample import SampleSet
 from reconfair.diagnose.networks import build_network
 from reconfair.metrics.task import auroc, binarize, dice

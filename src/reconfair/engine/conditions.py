@@ -77,7 +77,7 @@ def conditions_for(
     """``original`` followed by every (operator, level, reconstructor) combination.
 
     Each learned reconstructor the run trains is followed by its mitigated
-    variants (``mitigations``: :class:`~reconfair.mitigate.settings.MitigationConfig`
+    variants (``mitigations``: :class:`~reconfair.config.mitigation.MitigationConfig`
     entries, one condition per lambda, named ``.../unet+eodd:0.316``);
     ``attributes`` are the study's, the default a mitigation balances.
     """

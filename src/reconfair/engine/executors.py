@@ -105,7 +105,7 @@ def _import_ray() -> Any:
 
 def _context(data: dict[str, Any], dataset_index: int, root: str) -> tuple[StudyConfig, Any, Any, Cache, Any]:
     """Rebuild the configuration, data set, cache and device inside a worker."""
-    from reconfair.device import resolve_device
+    from reconfair.engine.device import resolve_device
 
     import ray
 

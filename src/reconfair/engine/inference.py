@@ -22,7 +22,7 @@ from reconfair.data.lazy import LazySampleSet
 from reconfair.data.sample import ATTR_PREFIX, SampleSet
 from reconfair.diagnose import DiagnosticModel
 from reconfair.engine.conditions import Condition
-from reconfair.memory import release_freed_memory
+from reconfair.engine.memory import release_freed_memory
 from reconfair.metrics.image import nrmse, psnr, ssim
 from reconfair.metrics.task import binarize, dice
 from reconfair.seeding import sample_generators

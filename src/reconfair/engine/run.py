@@ -31,7 +31,7 @@ import torch
 
 import reconfair
 from reconfair.config import StudyConfig, dump_config
-from reconfair.device import resolve_device
+from reconfair.engine.device import resolve_device
 from reconfair.engine.cache import Cache, default_cache_dir
 from reconfair.engine.conditions import dataset_conditions
 from reconfair.engine.datasets import build_dataset

@@ -33,6 +33,7 @@ import pandas as pd
 
 from reconfair.metrics.settings import EvaluationSettings
 from reconfair.metrics.uncertainty import CONTROL, UNMITIGATED, resolve_bootstrap
+from reconfair.vocabulary import MITIGATION_KINDS, parse_mitigation
 
 __all__ = ["EFFECT_COLUMNS", "SWEEP_COLUMNS", "lambda_sweep", "mitigation_effects"]
 
@@ -81,8 +82,6 @@ def lambda_sweep(performance: pd.DataFrame, fairness: pd.DataFrame, *, selected:
     Classification only.  ``selected`` names the conditions chosen as best of
     their sweep (on the hold-out; see :func:`reconfair.engine.mitigation.select_lambdas`).
     """
-    from reconfair.mitigate.objective import KINDS
-    from reconfair.mitigate.spec import parse_label
 
     if "mitigation" not in performance.columns:
         return pd.DataFrame(columns=list(SWEEP_COLUMNS))
@@ -97,12 +96,12 @@ def lambda_sweep(performance: pd.DataFrame, fairness: pd.DataFrame, *, selected:
     fair = fairness.loc[(fairness["task"] == "classification") & (fairness["metric"] == "eodd")].merge(mitigated, on=keys)
     eodd = fair.groupby([*keys, "condition", "mitigation", "attribute"], sort=False)[["value", "delta"]].mean()
     out = eodd.reset_index().rename(columns={"value": "eodd", "delta": "delta_eodd"})
-    parsed = out["mitigation"].map(parse_label)
+    parsed = out["mitigation"].map(parse_mitigation)
     out["mitigation_kind"] = parsed.map(lambda p: p[0])
     out["lam"] = parsed.map(lambda p: p[1])
     out["psnr"] = out["condition"].map(psnr)
     out["auroc"] = out["condition"].map(auroc)
     out["selected"] = out["condition"].isin(set(selected))
-    order = out["mitigation_kind"].map({kind: i for i, kind in enumerate(KINDS)})
+    order = out["mitigation_kind"].map({kind: i for i, kind in enumerate(MITIGATION_KINDS)})
     out = out.assign(_order=order).sort_values([*keys, "attribute", "_order", "lam"], kind="stable")
     return out[list(SWEEP_COLUMNS)].reset_index(drop=True)

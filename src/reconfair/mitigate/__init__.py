@@ -11,7 +11,6 @@ from reconfair.mitigate.finetune import HoldoutScore, finetune, holdout_split, s
 from reconfair.mitigate.groups import group_codes, reweighting_weights
 from reconfair.mitigate.objective import KINDS, MitigatedNetwork, MitigationLoss, freeze
 from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
-from reconfair.mitigate.spec import NONE, MitigationSpec, parse_label
 
 __all__ = [
     "BiasPredictor",
@@ -20,15 +19,12 @@ __all__ = [
     "KINDS",
     "MitigatedNetwork",
     "MitigationLoss",
-    "MitigationSpec",
-    "NONE",
     "SoftEqualizedOdds",
     "finetune",
     "freeze",
     "gradient_reversal",
     "group_codes",
     "holdout_split",
-    "parse_label",
     "reweighting_weights",
     "score_on_holdout",
 ]

@@ -28,7 +28,7 @@ from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures
 from reconfair.mitigate.groups import group_codes, reweighting_weights
 from reconfair.mitigate.objective import WEIGHTED, MitigatedNetwork, MitigationLoss, freeze, sample_info
 from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
-from reconfair.mitigate.spec import MitigationSpec
+from reconfair.config.mitigation import MitigationSpec
 from reconfair.seeding import numpy_generator, sample_generators, seeded_torch_global
 from reconfair.training import fit
 

@@ -27,15 +27,16 @@ from typing import Any
 
 import torch
 
-from reconfair.metrics.uncertainty import CONTROL_MITIGATION
+from reconfair.vocabulary import CONTROL as CONTROL_MITIGATION
+from reconfair.vocabulary import MITIGATION_KINDS, WEIGHTED_KINDS
 from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures, gradient_reversal
 from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
 
 __all__ = ["KINDS", "MitigatedNetwork", "MitigationLoss", "freeze"]
 
-KINDS = ("none", CONTROL_MITIGATION, "reweighting", "eodd", "adversarial")
+KINDS = MITIGATION_KINDS
 """Every mitigation kind, in the order tables list them (``CONTROL_MITIGATION`` is ``"finetune"``)."""
-WEIGHTED = ("eodd", "adversarial")
+WEIGHTED = WEIGHTED_KINDS
 """Kinds with a weight lambda."""
 PLAIN_LOSS = (CONTROL_MITIGATION, "reweighting")
 """Kinds trained on the reconstructor's own loss (``finetune``: the control, the same training, no mitigation)."""

@@ -38,7 +38,7 @@ from typing import Any
 
 import torch
 
-from reconfair.checkpoint import load_checkpoint, save_checkpoint
+from reconfair.training.checkpoint import load_checkpoint, save_checkpoint
 from reconfair.recon import irsde, pix2pix, unet
 from reconfair.seeding import Generators, seeded_torch_global
 from reconfair.training import FitResult, fit

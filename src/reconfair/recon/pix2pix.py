@@ -36,7 +36,7 @@ from monai.networks.nets import PatchDiscriminator
 
 from reconfair.recon.unet import build_unet, zero_last_layer
 from reconfair.seeding import Generators, SeedPart
-from reconfair.training_state import load_optimiser_tensors, optimiser_tensors
+from reconfair.training.state import load_optimiser_tensors, optimiser_tensors
 
 __all__ = ["PRESET_SPECS", "Pix2PixLoss", "Pix2PixMethod", "discriminator_loss", "generator_gan_loss"]
 

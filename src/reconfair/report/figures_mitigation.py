@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reconfair.mitigate.spec import parse_label
+from reconfair.vocabulary import parse_mitigation as parse_label
 from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ci, signed
 from reconfair.report.style import GREY, color_for, pyplot, save, significant
 

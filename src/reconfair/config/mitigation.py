@@ -23,17 +23,57 @@ Value error, reweighting takes no lambdas (only eodd and adversarial are weighte
 from __future__ import annotations
 
 import math
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from reconfair.config_base import Frozen
-from reconfair.mitigate.spec import MitigationSpec
+from reconfair.config.base import Frozen
+from reconfair.vocabulary import MITIGATION_KINDS, WEIGHTED_KINDS, mitigation_label
 
-__all__ = ["DEFAULT_LAMBDAS", "MitigationConfig"]
+__all__ = ["DEFAULT_LAMBDAS", "MitigationConfig", "MitigationSpec"]
 
 DEFAULT_LAMBDAS = {"eodd": (0.1, 0.316, 1.0, 3.16, 10.0), "adversarial": (1.0,)}
 """The lambda sweep of each weighted kind when ``lambdas`` is not given."""
+
+
+@dataclass(frozen=True)
+class MitigationSpec:
+    """Fine-tuning settings of one mitigated reconstructor (one lambda)."""
+
+    kind: str
+    attributes: tuple[str, ...]
+    weight: float = math.nan
+    """lambda of the eodd and adversarial losses (NaN for finetune and reweighting)."""
+    epochs: int = 2
+    temperature: float = 0.3
+    momentum: float = 0.9
+    reduce: str = "mean"
+    holdout: float = 0.2
+    """Share of the training split's patients held out to choose lambda (never used for fitting)."""
+    learning_rate: float | None = None
+    """Adam's rate for fine-tuning (default: the reconstructor's own)."""
+    holdout_scores: tuple[str, ...] = ("psnr", "eodd", "balanced_accuracy")
+    """What the stage stores per model for choosing lambda (part of the cache key: a change recomputes)."""
+
+    def __post_init__(self) -> None:
+        if self.kind not in MITIGATION_KINDS[1:]:
+            raise ValueError(f"mitigation kind must be one of {', '.join(MITIGATION_KINDS[1:])}, got {self.kind!r}")
+        if (self.kind in WEIGHTED_KINDS) == math.isnan(self.weight):
+            raise ValueError(f"{self.kind}: lambda is {'required' if self.kind in WEIGHTED_KINDS else 'not used'}")
+
+    @property
+    def label(self) -> str:
+        """``finetune``, ``reweighting``, ``eodd:<lambda>`` or ``adversarial:<lambda>`` (lambda as ``:g``)."""
+        return mitigation_label(self.kind, self.weight)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for cache keys and checkpoints."""
+        data = asdict(self)
+        data["attributes"] = list(self.attributes)
+        data["holdout_scores"] = list(self.holdout_scores)
+        data["weight"] = None if math.isnan(self.weight) else self.weight
+        return data
 
 
 class MitigationConfig(Frozen):

@@ -9,7 +9,7 @@ only a loss on a batch and a validation score (higher is better).
 * **Resume.**  With ``resume=stem`` the whole training state (weights, best
   weights, Adam, the batch generator, torch's global RNG, the loss's own
   ``state_dict()``) is written atomically after every epoch (layout in
-  :mod:`reconfair.training_state`).  A later call on the same stem continues
+  :mod:`reconfair.training.state`).  A later call on the same stem continues
   with the next epoch and ends bit-identical to an uninterrupted run; a run
   that already finished or stopped early returns at once with its best weights.
 * **Mixed precision.**  On CUDA the loss runs under bf16 autocast (no grad
@@ -42,7 +42,7 @@ import torch
 
 from reconfair.progress import progress_bar
 from reconfair.seeding import SeedPart, torch_generator
-from reconfair.training_state import Parts, Progress, checkpoint_exists, load_training_state, save_training_state
+from reconfair.training.state import Parts, Progress, checkpoint_exists, load_training_state, save_training_state
 
 LossFn = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 

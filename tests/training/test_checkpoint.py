@@ -3,7 +3,7 @@ import pickle
 import pytest
 import torch
 
-from reconfair.checkpoint import load_checkpoint, save_checkpoint
+from reconfair.training.checkpoint import load_checkpoint, save_checkpoint
 
 
 def test_round_trip_is_bit_identical(tmp_path):

@@ -1,7 +1,7 @@
 """Save and restore the state of :func:`reconfair.training.fit` between epochs.
 
 A training checkpoint is a pair ``stem.safetensors`` + ``stem.json`` written
-atomically by :func:`reconfair.checkpoint.save_checkpoint` (never pickled).
+atomically by :func:`reconfair.training.checkpoint.save_checkpoint` (never pickled).
 
 Tensors (``stem.safetensors``):
 
@@ -44,7 +44,7 @@ from typing import Any
 
 import torch
 
-from reconfair.checkpoint import load_checkpoint, save_checkpoint
+from reconfair.training.checkpoint import load_checkpoint, save_checkpoint
 
 __all__ = [
     "FORMAT",

@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from reconfair.config_base import Frozen as _Frozen
+from reconfair.config.base import Frozen as _Frozen
 
 __all__ = [
     "DEFAULT_DEGRADATIONS_BY_SOURCE",

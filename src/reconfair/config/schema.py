@@ -14,7 +14,7 @@ True
 >>> parse_config({"datasets": [{"name": "synthetic-chest"}], "colour": "red"}, source="x.yaml")
 Traceback (most recent call last):
 ...
-reconfair.config.ConfigError: x.yaml: invalid configuration
+reconfair.config.schema.ConfigError: x.yaml: invalid configuration
   - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, name, replicates, seed
 """
 
@@ -26,9 +26,9 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
-from reconfair.config_base import Frozen as _Frozen
-from reconfair.config_sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource
-from reconfair.mitigate.settings import MitigationConfig
+from reconfair.config.base import Frozen as _Frozen
+from reconfair.config.sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource
+from reconfair.config.mitigation import MitigationConfig
 
 __all__ = [
     "ConfigError",
@@ -206,7 +206,7 @@ class DatasetConfig(_Frozen):
     reconstructors: tuple[ReconstructorConfig, ...] = (ReconstructorConfig(name="baseline"),)
     tasks: tuple[TaskConfig, ...] = ()
     mitigations: tuple[MitigationConfig, ...] = ()
-    """Bias mitigations of the learned reconstructors (reconfair.mitigate.settings); unmitigated always runs."""
+    """Bias mitigations of the learned reconstructors (reconfair.config.mitigation); unmitigated always runs."""
 
     @model_validator(mode="after")
     def _mitigations_apply(self) -> "DatasetConfig":

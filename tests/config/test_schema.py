@@ -6,7 +6,7 @@ import yaml
 from reconfair.config import ConfigError, dump_config, load_config, parse_config
 from reconfair.demo import demo_config
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _minimal(**dataset):
