@@ -102,15 +102,19 @@ class Cache:
         return folder
 
     def store(
-        self, stage: str, key: str, write: Callable[[Path], Any], *, config_slice: dict[str, Any] | None = None
+        self, stage: str, key: str, write: Callable[[Path], Any], *, config_slice: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> Path:
-        """Run ``write(tmp_folder)`` and move the folder into place atomically; returns it."""
+        """Run ``write(tmp_folder)`` and move the folder into place atomically; returns it.
+
+        ``extra`` facts (e.g. ``seconds``, the computation's time) are recorded in ``entry.json`` beside the slice.
+        """
         final = self.folder(stage, key)
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=final.parent))
         try:
             write(tmp)
-            meta = {"stage": stage, "key": key, "version": reconfair.__version__, "slice": config_slice}
+            meta = {"stage": stage, "key": key, "version": reconfair.__version__, "slice": config_slice, **(extra or {})}
             (tmp / _SLICE_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
             if final.exists():  # a concurrent writer finished first; both hold the same content
                 shutil.rmtree(tmp)

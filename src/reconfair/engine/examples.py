@@ -10,6 +10,10 @@ generators as :mod:`reconfair.engine.inference`, so the images equal those
 the diagnostic models saw in the run (tested: their PSNR equals the table's).
 With several model replicates, the models are those of replicate 0.
 
+This is the ``examples`` stage: its inputs are the test split's images, the
+diagnostic models and the reconstructors it shows; it is cached unless one
+of those is a plug-in or a user checkpoint.
+
 Written to ``<out>/examples/<dataset>.npz`` plus ``examples/index.json``:
 
 - ``sample_ids`` (C,), ``columns`` (K,): ``"original"``, then per degradation
@@ -29,36 +33,93 @@ from typing import Any
 import numpy as np
 import torch
 
-from reconfair.config import StudyConfig
-from reconfair.engine.cache import Cache
-from reconfair.engine.conditions import Condition, conditions_for
-from reconfair.engine.datasets import build_dataset
+from reconfair.engine.graph import Graph, Stage
 from reconfair.engine.inference import reconstruct_batch
-from reconfair.engine.reconstruction import prepare_reconstructor
-from reconfair.engine.stages import diagnostic_models
 from reconfair.metrics.task import binarize
 from reconfair.seeding import sample_generators
 
-__all__ = ["write_examples", "example_conditions", "pick_cases", "N_CASES"]
+__all__ = ["ExamplesKind", "example_conditions", "pick_cases", "N_CASES"]
 
 N_CASES = 2
 """Test samples shown per data set."""
 PHOTON_MODALITIES = ("xray", "ct")
 
 
-def example_conditions(dataset_config: Any) -> list[Condition]:
-    """The conditions shown as examples: every reconstructor at each degradation's most severe level.
+def example_conditions(conditions: list[Any]) -> list[Any]:
+    """The conditions shown as examples: every unmitigated reconstruction at each degradation's most severe level.
 
     The one place that decides which conditions appear in figure 6 (fewest
-    photons for dose operators, highest acceleration for MRI).
+    photons for dose operators, highest acceleration for MRI).  ``conditions``
+    are a data set's, as planned.
     """
     chosen = []
-    for spec in dataset_config.degradations:
-        conditions = [c for c in conditions_for([spec], dataset_config.reconstructors) if not c.is_original]
-        photons = conditions[0].operator.modality in PHOTON_MODALITIES
-        worst = min(c.level for c in conditions) if photons else max(c.level for c in conditions)
-        chosen += [c for c in conditions if c.level == worst]
+    shown = [c for c in conditions if not c.is_original and c.mitigation is None]
+    for degradation in dict.fromkeys(c.degradation for c in shown):
+        of_kind = [c for c in shown if c.degradation == degradation]
+        photons = of_kind[0].operator.modality in PHOTON_MODALITIES
+        worst = min(c.level for c in of_kind) if photons else max(c.level for c in of_kind)
+        chosen += [c for c in of_kind if c.level == worst]
     return chosen
+
+
+class ExamplesKind:
+    """Plans the ``examples`` stage (replicate 0's models); computes the arrays of every data set."""
+
+    name = "examples"
+    unit = ""
+
+    def plan(self, graph: Graph) -> None:
+        config = graph.config
+        inputs: dict[str, str] = {}
+        cacheable = True
+        for index, dataset_config in enumerate(config.datasets):
+            inputs[f"images:{index}"] = graph.find("images", dataset=index, split="test").ref
+            for task in dataset_config.tasks:
+                inputs[f"model:{index}:{task.kind}"] = graph.find("diagnostic", dataset=index, replicate=0,
+                                                                  task=task.kind).ref
+            for condition in example_conditions(graph.memo["conditions"][index]):
+                if condition.trains_reconstructor:
+                    inputs[f"recon:{index}:{condition.name}"] = graph.find(
+                        "reconstructor", dataset=index, replicate=0, condition=condition.name).ref
+                cacheable &= condition.cacheable
+        graph.add(self.name, label="examples for the report", params={},
+                  config_slice={"seed": config.seed, "cases": N_CASES} if cacheable else None, inputs=inputs)
+
+    def compute(self, stage: Stage, context: Any) -> dict[str, dict[str, np.ndarray]]:
+        out = {}
+        for index, dataset_config in enumerate(context.config.datasets):
+            arrays = _dataset_examples(context, stage, index)
+            if arrays is not None:
+                out[dataset_config.name] = arrays
+        return out
+
+    def write(self, output: dict[str, dict[str, np.ndarray]], folder: Path) -> None:
+        write_example_files(output, folder)
+
+    def load(self, stage: Stage, context: Any, folder: Path) -> dict[str, dict[str, np.ndarray]]:
+        index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+        out = {}
+        for name, facts in index.items():
+            with np.load(folder / facts["file"]) as data:
+                out[name] = {key: data[key] for key in data.files}
+        return out
+
+
+def write_example_files(examples: dict[str, dict[str, np.ndarray]], folder: Path) -> Path:
+    """``<dataset>.npz`` per data set and ``index.json`` in ``folder`` (created)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    index = {}
+    for name, arrays in examples.items():
+        np.savez_compressed(folder / f"{name}.npz", **arrays)
+        index[name] = {
+            "file": f"{name}.npz",
+            "sample_ids": arrays["sample_ids"].tolist(),
+            "columns": arrays["columns"].tolist(),
+            "target": str(arrays["target"]) if "target" in arrays else None,
+            "segmentation": "mask_true" in arrays,
+        }
+    (folder / "index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
+    return folder
 
 
 def pick_cases(table: Any, target: str | None, n: int = N_CASES) -> np.ndarray:
@@ -80,56 +141,35 @@ def pick_cases(table: Any, target: str | None, n: int = N_CASES) -> np.ndarray:
     return np.asarray(pool[spread], dtype=np.int64)
 
 
-def write_examples(config: StudyConfig, cache: Cache, out_dir: str | Path, device: torch.device) -> Path:
-    """Write ``out_dir/examples/<dataset>.npz`` for every data set and ``index.json``; return the folder.
+def _dataset_examples(context: Any, stage: Stage, index: int) -> dict[str, np.ndarray] | None:
+    from reconfair.engine.images import images_of
+    from reconfair.engine.reconstruction import build_reconstructor
 
-    Models and reconstructors come from ``cache`` (trained by the run before);
-    only a few images are degraded, reconstructed and diagnosed.  Those
-    lookups go through a silent view of the cache, so they add nothing to the
-    run's stage events, manifest or log.
-    """
-    cache = Cache(cache.root)
-    folder = Path(out_dir) / "examples"
-    folder.mkdir(parents=True, exist_ok=True)
-    index = {}
-    for dataset_config in config.datasets:
-        arrays = _dataset_examples(config, dataset_config, cache, torch.device(device))
-        if arrays is None:
-            continue
-        np.savez_compressed(folder / f"{dataset_config.name}.npz", **arrays)
-        index[dataset_config.name] = {
-            "file": f"{dataset_config.name}.npz",
-            "sample_ids": arrays["sample_ids"].tolist(),
-            "columns": arrays["columns"].tolist(),
-            "target": str(arrays["target"]) if "target" in arrays else None,
-            "segmentation": "mask_true" in arrays,
-        }
-    (folder / "index.json").write_text(json.dumps(index, indent=2), encoding="utf-8")
-    return folder
-
-
-def _dataset_examples(config: StudyConfig, dataset_config: Any, cache: Cache, device: torch.device
-                      ) -> dict[str, np.ndarray] | None:
-    samples = build_dataset(dataset_config, seed=config.seed, lazy=True)
-    models, _ = diagnostic_models(samples, dataset_config, seed=config.seed, device=device, cache=cache,
-                                  progress=False)
+    config, device = context.config, context.device
+    samples = context.dataset(index)
+    models = {role.split(":")[2]: context.output(ref) for role, ref in stage.inputs.items()
+              if role.startswith(f"model:{index}:")}
     classifier = models.get("classification")
     target = _top_target(samples.table, classifier.targets) if classifier is not None else None
     rows = pick_cases(samples.table, target)
     if rows.size == 0:
         return None
-    cases = samples.subset(rows)
+    test = images_of(context, _one_input(stage, f"images:{index}", "images:test"), splits=["test"])
+    position = {sample_id: i for i, sample_id in enumerate(test.table["sample_id"])}
+    cases = test.subset([position[s] for s in samples.table["sample_id"].iloc[rows]])
     clean, masks = cases.batch(0, len(cases))
     ids = cases.table["sample_id"].tolist()
     columns, images = ["original"], [clean]
-    for condition in example_conditions(dataset_config):
-        stage = f"degrade/{samples.name}/{condition.degradation}@{condition.level!r}"  # as in engine.inference
-        measured = condition.operator.degrade(clean, generator=sample_generators(config.seed, stage, ids))
+    for condition in example_conditions(context.graph_conditions[index]):
+        drawn = f"degrade/{samples.name}/{condition.degradation}@{condition.level!r}"  # as in engine.inference
+        measured = condition.operator.degrade(clean, generator=sample_generators(config.seed, drawn, ids))
         degraded_name = f"{condition.degradation}@{condition.level:g}/degraded"
         if degraded_name not in columns:
             columns.append(degraded_name)
             images.append(measured.clamp(0.0, 1.0))
-        reconstructor = _reconstructor(condition, samples, dataset_config, config, cache, device)
+        role = f"recon:{index}:{condition.name}"
+        reconstructor = (context.output(stage.inputs[role]) if role in stage.inputs
+                         else build_reconstructor(condition.entry, condition.operator, dataset=samples.name))
         recon = reconstruct_batch(reconstructor, measured, ids, seed=config.seed,
                                   stage=f"recon/{samples.name}/{condition.name}", device=device).cpu()
         columns.append(condition.name)
@@ -156,13 +196,11 @@ def _dataset_examples(config: StudyConfig, dataset_config: Any, cache: Cache, de
     return arrays
 
 
-def _reconstructor(condition: Condition, samples: Any, dataset_config: Any, config: StudyConfig, cache: Cache,
-                   device: torch.device) -> Any:
-    """The condition's reconstructor, from the cache (the one place examples obtain reconstructors)."""
-    return prepare_reconstructor(
-        condition.entry, condition.operator, samples=samples, dataset_config=dataset_config,
-        seed=config.seed, cache=cache, device=device, progress=False,
-    ).reconstructor
+def _one_input(stage: Stage, role: str, as_role: str) -> Stage:
+    """A view of ``stage`` whose only input is ``role``, renamed ``as_role`` (for :func:`images_of`)."""
+    from dataclasses import replace
+
+    return replace(stage, inputs={as_role: stage.inputs[role]}, params={**stage.params, "dataset": int(role.split(":")[1])})
 
 
 def _top_target(table: Any, targets: tuple[str, ...]) -> str:

@@ -1,4 +1,4 @@
-"""Inference for one condition: degrade, reconstruct, measure quality, diagnose.
+"""The ``inference`` stage, one per condition and model replicate: degrade, reconstruct, measure quality, diagnose.
 
 Produces the long per-sample rows (one per sample x target) that make up
 ``samples.parquet``.  Each sample's degradation noise comes from a generator
@@ -7,11 +7,18 @@ depend on the batch size.  Images are taken batch by batch
 (:meth:`~reconfair.data.lazy.LazySampleSet.batch`), so a lazy set streams
 through in bounded memory.  Degradation runs on the CPU (where the
 generators live); reconstruction and diagnosis run on ``device``.
+
+The stage reads the clean images of its splits (``images`` stages), the
+diagnostic models of its replicate and, for a trained or mitigated model,
+its reconstructor stage.  Conditions whose reconstructor is a plug-in or a
+user checkpoint are never cached (their outputs may change outside
+reconfair), nor is anything computed from them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,12 +29,103 @@ from reconfair.data.lazy import LazySampleSet
 from reconfair.data.sample import ATTR_PREFIX, SampleSet
 from reconfair.diagnose import DiagnosticModel
 from reconfair.engine.conditions import Condition
+from reconfair.engine.graph import Graph, Stage
+from reconfair.engine.images import images_of, planned_table
+from reconfair.engine.keys import dataset_slice, degradation_slice, inferred_splits, replicate_slice
 from reconfair.engine.memory import release_freed_memory
+from reconfair.engine.table import canonical, read_samples, write_samples
 from reconfair.metrics.image import nrmse, psnr, ssim
 from reconfair.metrics.task import binarize, dice
 from reconfair.seeding import sample_generators
 
+__all__ = ["InferenceKind", "check_plugin_files", "infer_condition", "reconstruct_batch"]
+
 SEGMENTATION_TARGET = "tumor"
+
+
+class InferenceKind:
+    """Plans one ``inference`` stage per condition and replicate; returns the condition's per-sample rows."""
+
+    name = "inference"
+    unit = "images"
+
+    def plan(self, graph: Graph) -> None:
+        from reconfair.engine.diagnostic import replicate_suffix
+        from reconfair.engine.mitigation import MITIGATION_STAGE
+        from reconfair.engine.reconstruction import RECON_STAGE, baseline_key
+
+        config = graph.config
+        for index, dataset_config in enumerate(config.datasets):
+            table = planned_table(graph, index)
+            for replicate in range(config.replicates):
+                models = {f"model:{task.kind}": graph.find("diagnostic", dataset=index, replicate=replicate,
+                                                           task=task.kind).ref for task in dataset_config.tasks}
+                for condition in graph.memo["conditions"][index]:
+                    splits = inferred_splits(config.evaluation, condition)
+                    inputs = {f"images:{split}": graph.find("images", dataset=index, split=split).ref
+                              for split in splits}
+                    inputs.update(models)
+                    recon: str | None = None
+                    if condition.trains_reconstructor:
+                        kind = RECON_STAGE if condition.mitigation is None else MITIGATION_STAGE
+                        inputs["reconstructor"] = graph.find(kind, dataset=index, replicate=replicate,
+                                                             condition=condition.name).ref
+                        recon = "input"
+                    elif condition.is_original:
+                        recon = "original"
+                    elif condition.entry.kind == "baseline":
+                        recon = baseline_key(graph.cache, condition.operator)
+                    config_slice = None if recon is None else {
+                        **dataset_slice(dataset_config, config.seed),
+                        "condition": condition.name,
+                        "degradation": None if condition.is_original else degradation_slice(condition.operator),
+                        "reconstructor": recon,
+                        "splits": list(splits),
+                        **replicate_slice(replicate),
+                    }
+                    graph.add(self.name, label=f"{dataset_config.name} {condition.name}{replicate_suffix(config, replicate)}",
+                              params={"dataset": index, "replicate": replicate, "condition": condition},
+                              config_slice=config_slice, inputs=inputs,
+                              estimate=int(table["split"].isin(splits).sum()))
+
+    def compute(self, stage: Stage, context: Any) -> pd.DataFrame:
+        from reconfair.engine.reconstruction import build_reconstructor
+
+        condition, replicate = stage.params["condition"], stage.params["replicate"]
+        samples = context.dataset(stage.params["dataset"])
+        models = {task: model for task, model in context.inputs(stage, "model").items()}
+        reconstructor = None
+        if "reconstructor" in stage.inputs:
+            reconstructor = context.output(stage.inputs["reconstructor"])
+        elif not condition.is_original:
+            reconstructor = build_reconstructor(condition.entry, condition.operator, dataset=samples.name)
+        evaluated = images_of(context, stage)
+        check_plugin_files(reconstructor, evaluated)
+        rows = infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=context.config.seed,
+                               device=context.device)
+        rows["replicate"] = int(replicate)
+        return canonical(rows)
+
+    def write(self, output: pd.DataFrame, folder: Path) -> None:
+        write_samples(output, folder / "rows.parquet")
+
+    def load(self, stage: Stage, context: Any, folder: Path) -> pd.DataFrame:
+        # ``replicate`` assigned after reading: entries written before the column existed serve replicate 0
+        return canonical(read_samples(folder / "rows.parquet").assign(replicate=int(stage.params["replicate"])))
+
+
+def check_plugin_files(reconstructor: Any, evaluated: Any) -> None:
+    """Fail before any inference when a folder plug-in lacks files for some samples."""
+    missing = getattr(reconstructor, "missing", None)
+    if missing is None:
+        return
+    absent = missing(evaluated.table["sample_id"].tolist())
+    if absent:
+        shown = ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else "")
+        raise ValueError(
+            f"reconstructor {reconstructor.name!r}: {len(absent)} of {len(evaluated)} samples have no file in "
+            f"{reconstructor.folder} (e.g. {shown}); write one <sample_id>.npy/.png/.nii.gz per sample"
+        )
 
 
 def infer_condition(

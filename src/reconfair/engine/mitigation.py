@@ -1,11 +1,17 @@
-"""The mitigation stage: fine-tune a trained reconstructor with a mitigation, cached like any model.
+"""The mitigation stages: ``mitigated-reconstructor`` (fine-tune a trained reconstructor) and ``mitigation-tables``.
 
 A mitigated condition (``.../unet+eodd:0.316``) starts from its unmitigated
-model (trained or found in the cache), fine-tunes it on the training split
-with the frozen classifier in the loop (:func:`reconfair.mitigate.finetune`),
-and stores the model with its hold-out scores (``holdout.json``: PSNR, EODD
-and balanced accuracy after and before fine-tuning), from which the sweep's best lambda is
-chosen (:func:`select_lambdas`) without looking at val or test.
+model (the ``reconstructor`` stage), fine-tunes it on the training split
+with the frozen classifier of the same replicate in the loop
+(:func:`reconfair.mitigate.finetune`), and stores the model with its hold-out
+scores (``holdout.json``: PSNR, EODD and balanced accuracy after and before
+fine-tuning), from which the sweep's best lambda is chosen
+(:func:`select_lambdas`) without looking at val or test.
+
+``mitigation-tables`` is the paired bootstrap of each mitigation against the
+unmitigated model (``mitigation.csv``), against the ``finetune`` control when
+there is one (``mitigation_vs_control.csv``), and the lambda sweep
+(``lambda_sweep.csv``), from the evaluated table and the hold-out scores.
 """
 
 from __future__ import annotations
@@ -16,80 +22,160 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
+import pandas as pd
 
-from reconfair.engine.cache import Cache
-from reconfair.engine.reconstruction import (
-    MITIGATION_STAGE,
-    RECON_STAGE,
-    PreparedReconstructor,
-    mitigated_slice,
-    prepare_reconstructor,
-    reconstructor_key,
-)
+from reconfair.engine.graph import Graph, Stage
+from reconfair.engine.images import materialized, planned_table
+from reconfair.engine.keys import diagnostic_slice, mitigation_slice, reconstructor_slice
 from reconfair.mitigate.finetune import finetune
-from reconfair.recon.learned import load_reconstructor
+from reconfair.recon.learned import default_spec, load_reconstructor
 from reconfair.seeding import replicate_seed
+from reconfair.vocabulary import CONTROL
 
-__all__ = ["HOLDOUT_FILE", "holdout_scores", "mean_scores", "prepare_mitigated", "select_lambdas"]
+__all__ = ["HOLDOUT_FILE", "MITIGATION_STAGE", "MitigatedKind", "MitigationTablesKind", "mean_scores",
+           "select_lambdas"]
 
 HOLDOUT_FILE = "holdout.json"
+MITIGATION_STAGE = "mitigated-reconstructor"
 
 
-def prepare_mitigated(
-    condition: Any,
-    *,
-    samples: Any,
-    dataset_config: Any,
-    seed: int,
-    cache: Cache,
-    device: torch.device,
-    progress: bool,
-    classifier: Any,
-    replicate: int = 0,
-) -> PreparedReconstructor:
-    """The mitigated reconstructor of ``condition``: from the cache, or fine-tuned now and stored.
+class MitigatedKind:
+    """Plans one ``mitigated-reconstructor`` stage per mitigated condition and replicate; fine-tunes."""
 
-    ``seed`` is the study seed; model replicate ``replicate`` fine-tunes its
-    own unmitigated model, with ``classifier`` of the same replicate, seeded
-    by :func:`~reconfair.seeding.replicate_seed` (which also draws its hold-out).
-    """
-    key = reconstructor_key(condition, dataset_config, seed, cache, replicate=replicate)
-    found = cache.lookup(MITIGATION_STAGE, key)
-    if found is not None:
-        return PreparedReconstructor(load_reconstructor(found / "model"), condition.entry.name, key)
-    base_key = reconstructor_key(condition.unmitigated, dataset_config, seed, cache, replicate=replicate)
-    if not cache.folder(RECON_STAGE, base_key).is_dir():  # normally trained already by its own condition
-        prepare_reconstructor(condition.entry, condition.operator, samples=samples, dataset_config=dataset_config,
-                              seed=seed, cache=cache, device=device, progress=progress, replicate=replicate)
-    recon = load_reconstructor(cache.folder(RECON_STAGE, base_key) / "model")  # a fresh copy to fine-tune
-    operator, spec = condition.operator, condition.mitigation
-    sweep = f"mitigate/{samples.name}/{operator.name}@{float(operator.level)!r}/{condition.entry.name}"
-    recon, after, before = finetune(
-        recon, spec, classifier=classifier, train=samples.split("train").materialize(), operator=operator,
-        seed=replicate_seed(seed, replicate),
-        stage=f"{sweep}/{spec.label}", holdout_stage=sweep, resume=cache.scratch(MITIGATION_STAGE, key) / "training",
-        device=device, progress=progress,
-    )
-    scores = {"psnr": after.psnr, "eodd": after.eodd, "balanced_accuracy": after.balanced_accuracy,
-              "base_psnr": before.psnr, "base_eodd": before.eodd, "base_balanced_accuracy": before.balanced_accuracy}
+    name = MITIGATION_STAGE
+    unit = "image-epochs"
 
-    def write(folder: Path) -> None:
+    def plan(self, graph: Graph) -> None:
+        from reconfair.engine.diagnostic import replicate_suffix
+
+        config = graph.config
+        for index, dataset_config in enumerate(config.datasets):
+            n_train = int((planned_table(graph, index)["split"] == "train").sum())
+            task = next((t for t in dataset_config.tasks if t.kind == "classification"), None)
+            for replicate in range(config.replicates):
+                for condition in graph.memo["conditions"][index]:
+                    if condition.mitigation is None:
+                        continue
+                    base = graph.find("reconstructor", dataset=index, replicate=replicate,
+                                      condition=condition.unmitigated.name)
+                    classifier = graph.find("diagnostic", dataset=index, replicate=replicate, task="classification")
+                    entry, operator = condition.entry, condition.operator
+                    spec = default_spec(entry.name, entry.preset, **entry.settings)
+                    base_slice = reconstructor_slice(dataset_config, operator, spec, config.seed, replicate=replicate)
+                    label = (f"{dataset_config.name} {operator.name}@{float(operator.level):g} {entry.name}"
+                             f"+{condition.mitigation.label}{replicate_suffix(config, replicate)}")
+                    graph.add(self.name, label=label,
+                              params={"dataset": index, "replicate": replicate, "condition": condition},
+                              config_slice=mitigation_slice(base_slice, condition.mitigation,
+                                                            diagnostic_slice(dataset_config, task, config.seed)),
+                              inputs={"reconstructor": base.ref, "classifier": classifier.ref,
+                                      "images:train": graph.find("images", dataset=index, split="train").ref},
+                              estimate=condition.mitigation.epochs * n_train)
+
+    def compute(self, stage: Stage, context: Any) -> tuple[Any, dict[str, float]]:
+        condition, replicate = stage.params["condition"], stage.params["replicate"]
+        samples = context.dataset(stage.params["dataset"])
+        recon = load_reconstructor(context.entry(stage.inputs["reconstructor"]) / "model")  # a fresh copy to tune
+        operator, spec = condition.operator, condition.mitigation
+        sweep = f"mitigate/{samples.name}/{operator.name}@{float(operator.level)!r}/{condition.entry.name}"
+        recon, after, before = finetune(
+            recon, spec, classifier=context.output(stage.inputs["classifier"]),
+            train=materialized(context, stage, "train"), operator=operator,
+            seed=replicate_seed(context.config.seed, replicate), stage=f"{sweep}/{spec.label}", holdout_stage=sweep,
+            resume=context.cache.scratch(MITIGATION_STAGE, stage.key) / "training", device=context.device,
+            progress=context.progress,
+        )
+        scores = {"psnr": after.psnr, "eodd": after.eodd, "balanced_accuracy": after.balanced_accuracy,
+                  "base_psnr": before.psnr, "base_eodd": before.eodd,
+                  "base_balanced_accuracy": before.balanced_accuracy}
+        return recon, scores
+
+    def write(self, output: tuple[Any, dict[str, float]], folder: Path) -> None:
+        recon, scores = output
         recon.save(folder / "model")
         (folder / HOLDOUT_FILE).write_text(json.dumps(scores, indent=2), encoding="utf-8")
 
-    config_slice = mitigated_slice(condition, dataset_config, seed, replicate=replicate)
-    cache.store(MITIGATION_STAGE, key, write, config_slice=config_slice)
-    return PreparedReconstructor(recon, condition.entry.name, key)
+    def load(self, stage: Stage, context: Any, folder: Path) -> Any:
+        return load_reconstructor(folder / "model")
 
 
-def holdout_scores(
-    condition: Any, dataset_config: Any, seed: int, cache: Cache, *, replicate: int = 0
-) -> dict[str, float] | None:
-    """A mitigated condition's hold-out scores from its cache entry (``None`` when it is not there)."""
-    key = reconstructor_key(condition, dataset_config, seed, cache, replicate=replicate)
-    path = cache.folder(MITIGATION_STAGE, key) / HOLDOUT_FILE
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+class MitigationTablesKind:
+    """Plans the ``mitigation-tables`` stage when a data set mitigates; writes the three tables."""
+
+    name = "mitigation-tables"
+    unit = ""
+
+    def plan(self, graph: Graph) -> None:
+        if not any(d.mitigations for d in graph.config.datasets):
+            return
+        evaluate = graph.of_kind("evaluate")[0]
+        inputs = {"evaluate": evaluate.ref}
+        inputs.update({f"mitigated:{i}": s.ref for i, s in enumerate(graph.of_kind(MITIGATION_STAGE))})
+        config = graph.config
+        graph.add(self.name, label="mitigation tables", params={},
+                  config_slice={"evaluation": config.evaluation.model_dump(mode="json"), "seed": config.seed,
+                                "attributes": list(config.attributes),
+                                "selection": [[m.kind, m.max_psnr_drop, m.max_accuracy_drop]
+                                              for d in config.datasets for m in d.mitigations]},
+                  inputs=inputs)
+
+    def compute(self, stage: Stage, context: Any) -> dict[str, pd.DataFrame]:
+        from reconfair.metrics.mitigation import lambda_sweep, mitigation_effects
+        from reconfair.metrics.uncertainty import CONTROL as AGAINST_CONTROL
+
+        samples, tables = context.output(stage.inputs["evaluate"])
+        settings = context.settings
+        selected = selected_conditions(context, stage)
+        written = {"mitigation": mitigation_effects(samples, settings),
+                   "lambda_sweep": lambda_sweep(tables.performance, tables.fairness, selected=selected)}
+        if "mitigation" in samples.columns and (samples["mitigation"] == CONTROL).any():
+            written["mitigation_vs_control"] = mitigation_effects(samples, settings, against=AGAINST_CONTROL)
+        return written
+
+    def write(self, output: dict[str, pd.DataFrame], folder: Path) -> None:
+        for name, table in output.items():
+            table.to_parquet(folder / f"{name}.parquet", index=False)
+
+    def load(self, stage: Stage, context: Any, folder: Path) -> dict[str, pd.DataFrame]:
+        return {path.stem: pd.read_parquet(path) for path in sorted(folder.glob("*.parquet"))}
+
+
+def selected_conditions(context: Any, stage: Stage) -> set[str]:
+    """The best condition of every lambda sweep (by the hold-out scores of the stage's ``mitigated:`` inputs).
+
+    The ``finetune`` control is a reference, never a choice.  With several
+    model replicates a sweep is chosen once, for every replicate, by
+    :func:`select_lambdas` on the mean of each lambda's hold-out scores over
+    the replicates (:func:`mean_scores`).
+    """
+    config = context.config
+    per_condition: dict[tuple[int, str], list[dict[str, float] | None]] = {}
+    conditions: dict[tuple[int, str], Any] = {}
+    for role, ref in stage.inputs.items():
+        if not role.startswith("mitigated:"):
+            continue
+        mitigated = context.stages[ref]
+        condition = mitigated.params["condition"]
+        path = context.entry(ref) / HOLDOUT_FILE
+        scores = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+        key = (mitigated.params["dataset"], condition.name)
+        per_condition.setdefault(key, []).append(scores)
+        conditions[key] = condition
+    chosen: set[str] = set()
+    for index, dataset_config in enumerate(config.datasets):
+        sweeps: dict[tuple, list] = {}
+        for (d, name), condition in conditions.items():
+            if d != index or condition.mitigation.kind == CONTROL:
+                continue
+            scores = per_condition[(d, name)]
+            mean = mean_scores(scores) if len(scores) == config.replicates else None
+            group = (condition.unmitigated.name, condition.mitigation.kind)
+            sweeps.setdefault(group, []).append((condition.name, condition.mitigation.weight, mean))
+        entries = {m.kind: m for m in dataset_config.mitigations}
+        for (_, kind), candidates in sweeps.items():
+            chosen |= select_lambdas(candidates, max_psnr_drop=entries[kind].max_psnr_drop,
+                                     max_accuracy_drop=entries[kind].max_accuracy_drop)
+    return chosen
 
 
 def select_lambdas(
@@ -129,34 +215,6 @@ def select_lambdas(
     return {best[0]}
 
 
-def selected_conditions(config: Any, cache: Cache) -> set[str]:
-    """The best condition of every lambda sweep of ``config`` (by hold-out scores in the cache).
-
-    The ``finetune`` control is a reference, never a choice.  With several
-    model replicates (``config.replicates`` > 1) a sweep is chosen once, for
-    every replicate, by :func:`select_lambdas` on the mean of each lambda's
-    hold-out scores over the replicates (:func:`mean_scores`).
-    """
-    from reconfair.engine.conditions import dataset_conditions
-    from reconfair.metrics.uncertainty import CONTROL_MITIGATION
-
-    chosen: set[str] = set()
-    for dataset_config in config.datasets:
-        sweeps: dict[tuple, list] = {}
-        for condition in dataset_conditions(dataset_config, config.attributes):
-            if condition.mitigation is None or condition.mitigation.kind == CONTROL_MITIGATION:
-                continue
-            group = (condition.unmitigated.name, condition.mitigation.kind)
-            scores = mean_scores([holdout_scores(condition, dataset_config, config.seed, cache, replicate=k)
-                                  for k in range(config.replicates)])
-            sweeps.setdefault(group, []).append((condition.name, condition.mitigation.weight, scores))
-        entries = {m.kind: m for m in dataset_config.mitigations}
-        for (_, kind), candidates in sweeps.items():
-            chosen |= select_lambdas(candidates, max_psnr_drop=entries[kind].max_psnr_drop,
-                                     max_accuracy_drop=entries[kind].max_accuracy_drop)
-    return chosen
-
-
 def mean_scores(per_replicate: Sequence[dict[str, float] | None]) -> dict[str, float] | None:
     """Each hold-out score averaged over the replicates; ``None`` when any replicate lacks its entry.
 
@@ -168,27 +226,3 @@ def mean_scores(per_replicate: Sequence[dict[str, float] | None]) -> dict[str, f
     if not per_replicate or any(scores is None for scores in per_replicate):
         return None
     return {name: sum(s[name] for s in per_replicate) / len(per_replicate) for name in per_replicate[0]}
-
-
-def write_mitigation_tables(samples: Any, tables: Any, config: Any, cache: Cache, directory: Path, *,
-                            settings: Any) -> list[Path]:
-    """``mitigation.csv`` (paired bootstrap vs unmitigated) and ``lambda_sweep.csv``, when anything is mitigated.
-
-    With a ``finetune`` control in the run, also ``mitigation_vs_control.csv``:
-    the same bootstrap of each mitigation against its control.  ``settings``
-    is the run's :class:`~reconfair.metrics.settings.EvaluationSettings`.
-    """
-    from reconfair.metrics.mitigation import lambda_sweep, mitigation_effects
-    from reconfair.metrics.uncertainty import CONTROL, CONTROL_MITIGATION
-
-    if not any(d.mitigations for d in config.datasets):
-        return []
-    written = {"mitigation.csv": mitigation_effects(samples, settings),
-               "lambda_sweep.csv": lambda_sweep(tables.performance, tables.fairness,
-                                                selected=selected_conditions(config, cache))}
-    if "mitigation" in samples.columns and (samples["mitigation"] == CONTROL_MITIGATION).any():
-        written["mitigation_vs_control.csv"] = mitigation_effects(samples, settings, against=CONTROL)
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, table in written.items():
-        table.to_csv(directory / name, index=False)
-    return [directory / name for name in written]

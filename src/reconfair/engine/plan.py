@@ -1,27 +1,28 @@
-"""The plan of a run: every stage it executes, in order, with its cache key and status.
+"""The plan of a run: the study's stage graph, each stage with its key, inputs, status and estimate.
 
 A plan is computed without training or inferring anything: it builds each data
-set's table (to count split sizes), computes the same cache keys as
-:func:`~reconfair.engine.run.run_study` from the slices in
-:mod:`reconfair.engine.keys`, and checks which entries already exist.  Looking
-at the plan never changes the cache (not even :attr:`Cache.events`).
+set's table (to count split sizes), enumerates the conditions (the one place
+that does), lets every registered stage kind (:mod:`reconfair.engine.kinds`)
+add its stages with their cache keys, and checks which entries already exist.
+Looking at the plan never changes the cache (not even :attr:`Cache.events`).
 
-Stages, per data set and model replicate (``StudyConfig.replicates``; with
-more than one, each label ends in `` (replicate k)``): one ``diagnostic``
-model per task, one ``reconstructor`` per degradation level and learned
-reconstructor that is trained here (not for baselines, plug-ins or user
-checkpoints), one ``mitigated-reconstructor`` per mitigation and lambda that
-fine-tunes one, one ``inference`` per condition; then ``evaluate`` and
-``report`` for the whole study.
+Stages, per data set: ``images`` per split; per model replicate
+(``StudyConfig.replicates``; with more than one, each label ends in
+`` (replicate k)``): one ``diagnostic`` model per task, one ``reconstructor``
+per degradation level and learned reconstructor that is trained here (not for
+baselines, plug-ins or user checkpoints), one ``mitigated-reconstructor`` per
+mitigation and lambda, one ``inference`` per condition; then ``evaluate``,
+``mitigation-tables`` (when the study mitigates), ``examples`` and ``report``.
 
 ``status`` is ``cached`` (the entry exists), ``pending`` (a run computes it) or
 ``always`` (never cached: inference through a plug-in or user checkpoint,
-whose outputs may change outside reconfair, and the evaluate/report stages).
+whose outputs may change outside reconfair, what is computed from it, and
+the report).
 
-``estimate`` is a rough amount of work, in image passes: for training stages
-``epochs x training images`` (an upper bound, early stopping may end sooner);
-for inference the number of images reconstructed and diagnosed; ``0`` for
-evaluate and report (cheap next to the rest).  See :attr:`Stage.unit`.
+``estimate`` is a rough amount of work, in :attr:`Stage.unit`: for training
+stages ``epochs x training images`` (an upper bound, early stopping may end
+sooner); for inference and images the number of images; ``0`` for the rest.
+A cached stage also carries ``seconds``, the time its computation took.
 
 Examples
 --------
@@ -34,79 +35,54 @@ Examples
 ...     "tasks": [{"kind": "classification", "model": {"epochs": 1}}]}]})
 >>> stages = plan_study(config, Cache(tempfile.mkdtemp()))
 >>> [(s.stage, s.label, s.status) for s in stages]  # doctest: +NORMALIZE_WHITESPACE
-[('diagnostic', 'synthetic-chest classification', 'pending'),
+[('images', 'synthetic-chest train images', 'pending'),
+ ('images', 'synthetic-chest val images', 'pending'),
+ ('images', 'synthetic-chest test images', 'pending'),
+ ('diagnostic', 'synthetic-chest classification', 'pending'),
  ('reconstructor', 'synthetic-chest radiograph-lowdose@3000 unet', 'pending'),
  ('inference', 'synthetic-chest original', 'pending'),
  ('inference', 'synthetic-chest radiograph-lowdose@3000/identity', 'pending'),
  ('inference', 'synthetic-chest radiograph-lowdose@3000/unet', 'pending'),
- ('evaluate', 'evaluate all data sets', 'always'),
+ ('evaluate', 'evaluate all data sets', 'pending'),
+ ('examples', 'examples for the report', 'pending'),
  ('report', 'report', 'always')]
->>> stages[1].estimate == 2 * stages[0].estimate  # 2 epochs vs 1 epoch over the same training images
+>>> stages[4].estimate == 2 * stages[3].estimate  # 2 epochs vs 1 epoch over the same training images
 True
+>>> [stages.get(ref).label for ref in stages[7].depends_on]  # doctest: +NORMALIZE_WHITESPACE
+['synthetic-chest test images', 'synthetic-chest classification',
+ 'synthetic-chest radiograph-lowdose@3000 unet']
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from collections import defaultdict
 
 import pandas as pd
 
-from reconfair.config import DatasetConfig, StudyConfig
+from reconfair.config import StudyConfig
 from reconfair.engine.cache import Cache
-from reconfair.engine.conditions import Condition, dataset_conditions
+from reconfair.engine.conditions import dataset_conditions
 from reconfair.engine.datasets import build_dataset
-from reconfair.engine.keys import diagnostic_slice, inference_slice, inferred_splits
-from reconfair.engine.reconstruction import MITIGATION_STAGE, reconstructor_key
+from reconfair.engine.graph import Graph, Stage
 
-__all__ = ["Stage", "group_size_warnings", "plan_study", "summarize"]
-
-Status = Literal["cached", "pending", "always"]
-STAGE_KINDS = ("diagnostic", "reconstructor", "mitigated-reconstructor", "inference", "evaluate", "report")
-_UNITS = {"diagnostic": "image-epochs", "reconstructor": "image-epochs", "mitigated-reconstructor": "image-epochs",
-          "inference": "images"}
+__all__ = ["Plan", "Stage", "group_size_warnings", "plan_study", "seconds_by_kind", "summarize"]
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One step of a run.
+class Plan(list):
+    """The stages of a study in a topological order (a list), with the conditions of each data set."""
 
-    Attributes
-    ----------
-    stage
-        Its kind: one of ``diagnostic``, ``reconstructor``, ``inference``, ``evaluate``, ``report``.
-    key
-        The cache key (entry ``<cache>/<stage>/<key>/``), or ``None`` when never cached.
-    label
-        Human-readable, e.g. ``"synthetic-chest radiograph-lowdose@3000 unet"``.
-    depends_on
-        The stages it needs: their keys, or their labels when they have no key.
-    status
-        ``cached``, ``pending`` or ``always`` (see the module documentation).
-    estimate
-        Rough work in :attr:`unit`.
-    """
+    def __init__(self, stages: list[Stage], conditions: dict[int, list]) -> None:
+        super().__init__(stages)
+        self.conditions = conditions
+        self._by_ref = {stage.ref: stage for stage in stages}
 
-    stage: str
-    key: str | None
-    label: str
-    depends_on: tuple[str, ...] = ()
-    status: Status = "pending"
-    estimate: int = 0
-
-    @property
-    def unit(self) -> str:
-        """``image-epochs`` (training), ``images`` (inference) or ``""`` (evaluate, report)."""
-        return _UNITS.get(self.stage, "")
-
-    @property
-    def ref(self) -> str:
-        """How other stages name this one in ``depends_on``: the key, else the label."""
-        return self.key if self.key is not None else self.label
+    def get(self, ref: str) -> Stage:
+        """The stage named ``ref`` (a :attr:`Stage.ref`, as in ``depends_on``)."""
+        return self._by_ref[ref]
 
 
-def plan_study(config: StudyConfig, cache: Cache) -> list[Stage]:
-    """The stages :func:`~reconfair.engine.run.run_study` executes for ``config``, in order.
+def plan_study(config: StudyConfig, cache: Cache) -> Plan:
+    """The stage graph :func:`~reconfair.engine.run.run_study` executes for ``config``, in topological order.
 
     Parameters
     ----------
@@ -117,16 +93,30 @@ def plan_study(config: StudyConfig, cache: Cache) -> list[Stage]:
 
     Returns
     -------
-    list of Stage
-        Per data set and replicate: diagnostic, reconstructor and inference stages; then evaluate and report.
+    Plan
+        Every stage, each after its inputs (see the module documentation).
     """
-    stages: list[Stage] = []
-    for dataset_config in config.datasets:
-        stages += _dataset_stages(dataset_config, config, cache)
-    inference = tuple(s.ref for s in stages if s.stage == "inference")
-    evaluate = Stage("evaluate", None, "evaluate all data sets", inference, "always", 0)
-    stages += [evaluate, Stage("report", None, "report", (evaluate.ref,), "always", 0)]
-    return stages
+    from reconfair.engine.kinds import KINDS, STAGE_KINDS
+
+    graph = Graph(config, cache, KINDS)
+    graph.memo["conditions"] = {i: dataset_conditions(d, config.attributes) for i, d in enumerate(config.datasets)}
+    for kind in STAGE_KINDS:
+        kind.plan(graph)
+    return Plan(graph.stages, graph.memo["conditions"])
+
+
+def seconds_by_kind(stages: list[Stage]) -> dict[str, float]:
+    """Recorded computation seconds of the cached stages, summed per kind (kinds with none omitted).
+
+    >>> seconds_by_kind([Stage("images", "k", "a", status="cached", seconds=1.5),
+    ...                  Stage("images", "j", "b", status="cached", seconds=0.5), Stage("report", None, "r")])
+    {'images': 2.0}
+    """
+    totals: dict[str, float] = defaultdict(float)
+    for stage in stages:
+        if stage.seconds is not None:
+            totals[stage.stage] += stage.seconds
+    return dict(totals)
 
 
 def summarize(stages: list[Stage]) -> str:
@@ -202,74 +192,3 @@ def _attribute_groups(table: pd.DataFrame, attribute: str) -> tuple[str, pd.Seri
     for part in parts[1:]:
         groups = groups + "×" + table[f"attr_{part}"].astype(str)
     return "×".join(parts), groups
-
-
-def _dataset_stages(dataset_config: DatasetConfig, config: StudyConfig, cache: Cache) -> list[Stage]:
-    split_sizes = build_dataset(dataset_config, seed=config.seed, lazy=True).table["split"].value_counts().to_dict()
-    stages: list[Stage] = []
-    for replicate in range(config.replicates):
-        suffix = f" (replicate {replicate})" if config.replicates > 1 else ""
-        stages += _replicate_stages(dataset_config, config, cache, split_sizes, replicate, suffix)
-    return stages
-
-
-def _replicate_stages(
-    dataset_config: DatasetConfig, config: StudyConfig, cache: Cache, split_sizes: dict[str, int], replicate: int,
-    suffix: str,
-) -> list[Stage]:
-    """One model replicate's stages of a data set: diagnostic, reconstructor, mitigated, inference."""
-    seed, name = config.seed, dataset_config.name
-    n_train = int(split_sizes.get("train", 0))
-    stages: list[Stage] = []
-    model_keys: dict[str, str] = {}
-    for task in dataset_config.tasks:
-        key = model_keys[task.kind] = cache.key("diagnostic",
-                                                diagnostic_slice(dataset_config, task, seed, replicate=replicate))
-        stages.append(_stage(cache, "diagnostic", key, f"{name} {task.kind}{suffix}", (),
-                             task.model.epochs * n_train))
-    conditions = dataset_conditions(dataset_config, config.attributes)
-    trained: dict[str, Stage] = {}
-    for condition in conditions:
-        if condition.trains_reconstructor:
-            classifier = (model_keys["classification"],) if condition.mitigation is not None else ()
-            stage = trained[condition.name] = _reconstructor_stage(condition, dataset_config, seed, cache, n_train,
-                                                                   classifier, replicate=replicate, suffix=suffix)
-            stages.append(stage)
-    for condition in conditions:
-        splits = inferred_splits(config.evaluation, condition)
-        n_images = sum(int(split_sizes.get(split, 0)) for split in splits)
-        recon_stage = trained.get(condition.name)
-        depends = (*model_keys.values(), *((recon_stage.ref,) if recon_stage else ()))
-        label = f"{name} {condition.name}{suffix}"
-        recon_key = reconstructor_key(condition, dataset_config, seed, cache, replicate=replicate)
-        if recon_key is None:  # plug-ins and user checkpoints: never cached
-            stages.append(Stage("inference", None, label, depends, "always", n_images))
-            continue
-        config_slice = inference_slice(
-            dataset_config, seed, condition=condition, reconstructor_key=recon_key, model_keys=model_keys,
-            splits=splits, replicate=replicate,
-        )
-        stages.append(_stage(cache, "inference", cache.key("inference", config_slice), label, depends, n_images))
-    return stages
-
-
-def _reconstructor_stage(
-    condition: Condition, dataset_config: DatasetConfig, seed: int, cache: Cache, n_train: int,
-    depends: tuple[str, ...] = (), *, replicate: int = 0, suffix: str = "",
-) -> Stage:
-    from reconfair.recon.learned import default_spec
-
-    entry, operator = condition.entry, condition.operator
-    key = reconstructor_key(condition, dataset_config, seed, cache, replicate=replicate)
-    label = f"{dataset_config.name} {operator.name}@{float(operator.level):g} {entry.name}"
-    if condition.mitigation is not None:  # fine-tuning: after the unmitigated model and the classifier
-        depends = (*depends, reconstructor_key(condition.unmitigated, dataset_config, seed, cache, replicate=replicate))
-        label = f"{label}+{condition.mitigation.label}{suffix}"
-        return _stage(cache, MITIGATION_STAGE, key, label, depends, condition.mitigation.epochs * n_train)
-    epochs = int(default_spec(entry.name, entry.preset, **entry.settings)["epochs"])
-    return _stage(cache, "reconstructor", key, label + suffix, (), epochs * n_train)
-
-
-def _stage(cache: Cache, kind: str, key: str, label: str, depends: tuple[str, ...], estimate: int) -> Stage:
-    status: Status = "cached" if (cache.folder(kind, key) / "entry.json").is_file() else "pending"
-    return Stage(kind, key, label, tuple(depends), status, int(estimate))

@@ -1,13 +1,13 @@
-"""Run a whole study: data -> diagnostic models -> conditions -> table -> metrics -> report.
+"""Run a whole study: plan its stage graph, execute it, and write the run directory.
 
 The run directory receives ``config.yaml`` (resolved), ``samples.parquet``,
 ``metrics/*.csv`` (with ``mitigation.csv`` and ``lambda_sweep.csv`` when the
 study mitigates), ``examples/`` (a few images for the report),
-``manifest.json`` (versions, seed, replicates, stages, skipped samples) and the report:
-``report.html``, ``figures/``, ``tables/`` and ``summary.md``
-(:func:`reconfair.report.write_report`, also ``reconfair report RUN_DIR``).
-Trained models (diagnostic and reconstruction) and each condition's rows live
-in the content-addressed :class:`~reconfair.engine.cache.Cache` (default
+``manifest.json`` (versions, seed, replicates, threads, stages and seconds per
+stage kind, skipped samples) and the report: ``report.html``, ``figures/``,
+``tables/`` and ``summary.md`` (:func:`reconfair.report.write_report`, also
+``reconfair report RUN_DIR``).  Every stage's output lives in the
+content-addressed :class:`~reconfair.engine.cache.Cache` (default
 ``<out>/.cache``, or ``$RECONFAIR_CACHE``), so a second run with the same
 settings reuses them.
 
@@ -31,23 +31,17 @@ import torch
 
 import reconfair
 from reconfair.config import StudyConfig, dump_config
-from reconfair.engine.device import resolve_device
 from reconfair.engine.cache import Cache, default_cache_dir
-from reconfair.engine.conditions import dataset_conditions
-from reconfair.engine.datasets import build_dataset
-from reconfair.engine.examples import write_examples
+from reconfair.engine.context import RunContext, study_threads
+from reconfair.engine.device import resolve_device
 from reconfair.engine.executors import EXECUTORS, run_remote_stages
-from reconfair.engine.mitigation import write_mitigation_tables
-from reconfair.engine.plan import plan_study
-from reconfair.engine.stages import condition_rows, diagnostic_models
-from reconfair.engine.table import canonical, write_samples
+from reconfair.engine.graph import Stage, run_local
+from reconfair.engine.plan import Plan, plan_study
 from reconfair.metrics.evaluate import EvaluationTables
-from reconfair.metrics.replicates import write_seed_summaries
-from reconfair.metrics.settings import EvaluationSettings
-from reconfair.metrics.uncertainty import evaluate_with_uncertainty
 from reconfair.progress import console, progress_bar
-from reconfair.report import write_report
 from reconfair.report.summary import summary_frame
+
+__all__ = ["RunResult", "run_study"]
 
 
 @dataclass(frozen=True)
@@ -71,10 +65,12 @@ def run_study(
 ) -> RunResult:
     """Execute ``config`` and write every output under ``out_dir``.
 
-    ``cache_dir`` holds trained models and per-condition rows (default:
+    ``cache_dir`` holds every stage's output (default:
     :func:`~reconfair.engine.cache.default_cache_dir`).  ``executor="ray"``
-    computes the cacheable stages as parallel Ray tasks first (at ``address``,
-    default: a local instance); see :mod:`reconfair.engine.executors`.
+    computes the cacheable stages as Ray tasks, each started as soon as its
+    inputs exist (at ``address``, default: a local instance); see
+    :mod:`reconfair.engine.executors`.  Either way the stages run with
+    ``config.threads`` torch threads, so the tables are the same.
     """
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; expected one of: {', '.join(EXECUTORS)}")
@@ -85,31 +81,30 @@ def run_study(
     cache.log_path = out / "run.log"  # one line per stage found or computed, written as it happens
     with open(cache.log_path, "a", encoding="utf-8") as log:
         log.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} run started: {config.name}, cache {cache.root}\n")
+    plan = plan_study(config, cache)
     remote_events = (
-        run_remote_stages(config, cache.root, address=address, progress=progress) if executor == "ray" else []
+        run_remote_stages(config, plan, cache.root, address=address, progress=progress) if executor == "ray" else []
     )
     device = resolve_device(config.device)
-    with _stage_display(config, cache, enabled=progress):
-        frames, condition_order, timings, skipped = _collect_rows(config, cache, device=device, progress=progress)
-    samples_table = canonical(pd.concat(frames, ignore_index=True))
-    write_samples(samples_table, out / "samples.parquet")
-    settings = EvaluationSettings.from_config(config.evaluation, attributes=config.attributes, seed=config.seed)
-    tables = evaluate_with_uncertainty(samples_table, settings)
-    _log_notes(cache.log_path, tables.notes)
-    write_mitigation_tables(samples_table, tables, config, cache, out / "metrics", settings=settings)
-    tables.to_csv(out / "metrics")
-    write_seed_summaries(tables, out / "metrics")
-    write_examples(config, cache, out, device)  # a few images for the report's figure 6 (cache hits)
+    from reconfair.engine.kinds import KINDS
+
+    context = RunContext(config, cache, list(plan), kinds=KINDS, device=device, progress=progress, out_dir=out,
+                         conditions=plan.conditions)
+    started = time.perf_counter()
+    context.on_notes = lambda notes: _log_notes(cache.log_path, notes)
+    context.on_manifest = lambda tables: _write_manifest(
+        out, config, device=device, context=context, plan=plan, executor=executor, remote_events=remote_events,
+        tables=tables, seconds=time.perf_counter() - started)
+    with _stage_display(plan, cache, enabled=progress):
+        run_local(plan, context)
+    evaluate = next(s for s in plan if s.stage == "evaluate")
+    samples_table, tables = context.output(evaluate.ref)
     summary = summary_frame(
         tables,
         attributes=config.attributes,
-        condition_order=condition_order,
+        condition_order=list(dict.fromkeys(c.name for conditions in plan.conditions.values() for c in conditions)),
         dataset_order=[d.name for d in config.datasets],
     )
-    # the manifest first: the report's provenance section reads it
-    _write_manifest(out, config, device=device, timings=timings, cache=cache, executor=executor,
-                    remote_events=remote_events, skipped=skipped, tables=tables)
-    write_report(out)  # figures/, tables/, summary.md, report.html from the run directory alone
     return RunResult(out_dir=out, samples=samples_table, tables=tables, summary=summary)
 
 
@@ -124,59 +119,13 @@ def _log_notes(log_path: Path, notes: tuple[str, ...]) -> None:
         console.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
 
 
-def _collect_rows(
-    config: StudyConfig, cache: Cache, *, device: torch.device, progress: bool
-) -> tuple[list[pd.DataFrame], list[str], dict[str, float], dict[str, dict]]:
-    """Every condition's rows, data set by data set and model replicate by replicate (training what the cache lacks).
-
-    Replicate ``k`` (``0 <= k < config.replicates``) trains its own
-    diagnostic and reconstruction models; every replicate sees the same
-    data set, splits and degraded inputs.  Also returns the timings and, per
-    data set, the samples its adapter skipped (``on_missing: skip``): their
-    count and ``sample_id``/``path``/``reason``.
-    """
-    timings: dict[str, float] = {}
-    skipped: dict[str, dict] = {}
-    frames, condition_order = [], []
-    for dataset_config in config.datasets:
-        started = time.perf_counter()
-        samples = build_dataset(dataset_config, seed=config.seed, lazy=True)
-        dropped = list(samples.info.get("skipped", []))
-        skipped[dataset_config.name] = {"count": len(dropped), "samples": dropped}
-        conditions = dataset_conditions(dataset_config, config.attributes)
-        condition_order += [c.name for c in conditions if c.name not in condition_order]
-        for replicate in range(config.replicates):
-            models, model_keys = diagnostic_models(samples, dataset_config, seed=config.seed, device=device,
-                                                   cache=cache, progress=progress, replicate=replicate)
-            title = f"conditions {samples.name}" + (f" (replicate {replicate})" if config.replicates > 1 else "")
-            with progress_bar(title, total=len(conditions), enabled=progress) as advance:
-                for condition in conditions:
-                    frames.append(
-                        condition_rows(
-                            samples,
-                            condition,
-                            models,
-                            model_keys=model_keys,
-                            dataset_config=dataset_config,
-                            config=config,
-                            cache=cache,
-                            device=device,
-                            progress=progress,
-                            replicate=replicate,
-                        )
-                    )
-                    advance(info=condition.name)
-        timings[dataset_config.name] = time.perf_counter() - started
-    return frames, condition_order, timings, skipped
-
-
 @contextmanager
-def _stage_display(config: StudyConfig, cache: Cache, *, enabled: bool) -> Iterator[None]:
+def _stage_display(plan: Plan, cache: Cache, *, enabled: bool) -> Iterator[None]:
     """A live bar over the plan's cacheable stages, advanced as each is found or computed."""
     if not enabled:
         yield
         return
-    stages = [s for s in plan_study(config, cache) if s.key is not None]
+    stages = [s for s in plan if s.key is not None]
     cached = sum(s.status == "cached" for s in stages)
     title = f"stages ({cached} cached, {len(stages) - cached} to compute)"
     with progress_bar(title, total=len(stages)) as advance:
@@ -186,17 +135,18 @@ def _stage_display(config: StudyConfig, cache: Cache, *, enabled: bool) -> Itera
         finally:
             cache.on_event = None
 
+
 def _write_manifest(
     out: Path,
     config: StudyConfig,
     *,
     device: torch.device,
-    timings: dict[str, float],
-    cache: Cache,
+    context: RunContext,
+    plan: Plan,
     executor: str,
     remote_events: list[dict[str, str]],
-    skipped: dict[str, dict],
     tables: EvaluationTables,
+    seconds: float,
 ) -> None:
     import monai
     import numpy
@@ -211,12 +161,15 @@ def _write_manifest(
         "device": str(device),
         "seed": config.seed,
         "replicates": config.replicates,
-        "seconds_per_dataset": timings,
+        "threads": study_threads(config),
+        "seconds": round(seconds, 3),
+        "seconds_per_stage_kind": {kind: round(value, 3) for kind, value in context.timings.items()},
+        "recorded_seconds_per_stage_kind": _recorded(plan, context.cache),
         "synthetic_data": all(d.source is None for d in config.datasets),
-        "skipped_samples": skipped,
-        "cache": str(cache.root),
+        "skipped_samples": _skipped(context),
+        "cache": str(context.cache.root),
         "executor": executor,
-        "stages": cache.events,
+        "stages": context.cache.events,
         "remote_stages": remote_events,
         "evaluation": {"bootstrap": config.evaluation.bootstrap, "n_boot": tables.n_boot,
                        "family": config.evaluation.family, "adjust": config.evaluation.adjust,
@@ -226,3 +179,27 @@ def _write_manifest(
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     console.log(f"wrote {out}")
+
+
+def _skipped(context: RunContext) -> dict[str, dict]:
+    """Per data set, the samples its adapter skipped (``on_missing: skip``): count and sample_id/path/reason."""
+    out = {}
+    for index, dataset_config in enumerate(context.config.datasets):
+        dropped = list(context.dataset(index).info.get("skipped", []))
+        out[dataset_config.name] = {"count": len(dropped), "samples": dropped}
+    return out
+
+
+def _recorded(plan: Plan, cache: Cache) -> dict[str, float]:
+    """Seconds each stage kind's entries took to compute when they were written (in this run or before)."""
+    totals: dict[str, float] = {}
+    for stage in plan:
+        if stage.key is None:
+            continue
+        try:
+            value = json.loads((cache.folder(stage.stage, stage.key) / "entry.json").read_text("utf-8")).get("seconds")
+        except (OSError, ValueError):
+            continue
+        if isinstance(value, (int, float)):
+            totals[stage.stage] = round(totals.get(stage.stage, 0.0) + float(value), 3)
+    return totals

@@ -1,0 +1,62 @@
+"""The ``report`` stage: write the run directory from the stages' outputs, then the manifest and the report.
+
+Never cached (it writes into the run folder): ``samples.parquet``,
+``metrics/*.csv`` (with the mitigation tables), ``examples/``,
+``manifest.json`` and, through :func:`reconfair.report.write_report`,
+``report.html``, ``figures/``, ``tables/`` and ``summary.md``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from reconfair.engine.examples import write_example_files
+from reconfair.engine.graph import Graph, Stage
+from reconfair.engine.table import write_samples
+from reconfair.metrics.replicates import write_seed_summaries
+from reconfair.report import write_report
+
+__all__ = ["ReportKind"]
+
+
+class ReportKind:
+    """Plans the ``report`` stage after everything else."""
+
+    name = "report"
+    unit = ""
+
+    def plan(self, graph: Graph) -> None:
+        inputs = {"evaluate": graph.of_kind("evaluate")[0].ref, "examples": graph.of_kind("examples")[0].ref}
+        tables = graph.of_kind("mitigation-tables")
+        if tables:
+            inputs["mitigation"] = tables[0].ref
+        graph.add(self.name, label="report", params={}, config_slice=None, inputs=inputs)
+
+    def compute(self, stage: Stage, context: Any) -> Path:
+        out = Path(context.out_dir)
+        evaluate = context.stages[stage.inputs["evaluate"]]
+        samples, tables = context.output(evaluate.ref)
+        if evaluate.key is not None:  # the cached table itself, byte for byte
+            shutil.copyfile(context.entry(evaluate.ref) / "samples.parquet", out / "samples.parquet")
+        else:
+            write_samples(samples, out / "samples.parquet")
+        context.log_notes(tables.notes)
+        metrics = out / "metrics"
+        if "mitigation" in stage.inputs:
+            metrics.mkdir(parents=True, exist_ok=True)
+            for name, table in context.output(stage.inputs["mitigation"]).items():
+                table.to_csv(metrics / f"{name}.csv", index=False)
+        tables.to_csv(metrics)
+        write_seed_summaries(tables, metrics)
+        write_example_files(context.output(stage.inputs["examples"]), out / "examples")
+        context.write_manifest(tables)  # before the report: its provenance section reads it
+        write_report(out)
+        return out
+
+    def write(self, output: Any, folder: Path) -> None:  # never cached
+        raise NotImplementedError
+
+    def load(self, stage: Stage, context: Any, folder: Path) -> Any:  # never cached
+        raise NotImplementedError
