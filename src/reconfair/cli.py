@@ -203,7 +203,8 @@ def plan(
     out: Path = typer.Option(None, "--out", help="Run directory (default: runs/<config name>); locates OUT/.cache."),
     cache: Path = RUN_CACHE_OPTION,
 ) -> None:
-    """Show the stages a run of CONFIG executes and which are cached already (nothing is run)."""
+    """Show the stage graph a run of CONFIG executes: each stage, its status, the stages it needs (by #) and,
+    for cached stages, the seconds their computation took (nothing is run)."""
     from reconfair.engine.cache import Cache, default_cache_dir
     from reconfair.engine.plan import group_size_warnings, plan_study, summarize
 
@@ -214,17 +215,42 @@ def plan(
         warnings = group_size_warnings(study)
     except ValueError as error:
         _fail(f"{config}: {error}")
+    from reconfair.engine.plan import seconds_by_kind
+
     table = Table(title=f"{study.name}: plan (cache {root})", title_justify="left")
-    for column in ("stage", "label", "status", "estimate"):
-        table.add_column(column, justify="right" if column == "estimate" else "left")
+    for column in ("#", "stage", "label", "status", "estimate", "needs", "seconds"):
+        table.add_column(column, justify="right" if column in ("#", "estimate", "seconds") else "left")
     colours = {"cached": "green", "pending": "yellow", "always": "cyan"}
-    for stage in stages:
+    number = {stage.ref: i for i, stage in enumerate(stages, start=1)}
+    for i, stage in enumerate(stages, start=1):
         estimate = f"{stage.estimate:,} {stage.unit}" if stage.unit else "-"
-        table.add_row(stage.stage, stage.label, f"[{colours[stage.status]}]{stage.status}[/]", estimate)
+        needs = _ranges([number[ref] for ref in stage.depends_on])
+        seconds = f"{stage.seconds:.1f}" if stage.seconds is not None else "-"
+        table.add_row(str(i), stage.stage, stage.label, f"[{colours[stage.status]}]{stage.status}[/]", estimate,
+                      needs or "-", seconds)
     out_console.print(table)
     out_console.print(summarize(stages))
+    recorded = seconds_by_kind(stages)
+    if recorded:
+        total = sum(recorded.values())
+        parts = ", ".join(f"{kind} {value:.1f} s" for kind, value in sorted(recorded.items(), key=lambda kv: -kv[1]))
+        out_console.print(f"time recorded by the cached stages: {total:.1f} s ({parts})", highlight=False,
+                          soft_wrap=True)
     for warning in warnings:
         err_console.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
+
+
+def _ranges(numbers: list[int]) -> str:
+    """``[1, 2, 3, 5]`` -> ``"1-3,5"`` (the plan's ``needs`` column)."""
+    numbers = sorted(set(numbers))
+    parts, start = [], None
+    for i, n in enumerate(numbers):
+        if start is None:
+            start = n
+        if i + 1 == len(numbers) or numbers[i + 1] != n + 1:
+            parts.append(str(start) if start == n else f"{start}-{n}")
+            start = None
+    return ",".join(parts)
 
 
 cache_app = typer.Typer(
