@@ -41,6 +41,7 @@ from reconfair.engine.mitigation import write_mitigation_tables
 from reconfair.engine.plan import plan_study
 from reconfair.engine.stages import condition_rows, diagnostic_models
 from reconfair.engine.table import canonical, write_samples
+from reconfair.engine.validate import validate_study
 from reconfair.metrics.evaluate import EvaluationTables
 from reconfair.metrics.replicates import write_seed_summaries
 from reconfair.metrics.settings import EvaluationSettings
@@ -76,6 +77,7 @@ def run_study(
     computes the cacheable stages as parallel Ray tasks first (at ``address``,
     default: a local instance); see :mod:`reconfair.engine.executors`.
     """
+    validate_study(config)
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; expected one of: {', '.join(EXECUTORS)}")
     out = Path(out_dir)
