@@ -48,7 +48,7 @@ def demo(
     address: str = ADDRESS_OPTION,
 ) -> None:
     """Run the demo study on the embedded synthetic data and print a summary."""
-    from reconfair.demo import demo_config
+    from reconfair.config.demo import demo_config
 
     _execute(demo_config(quick=quick), out, progress=progress, cache=cache, executor=executor, address=address)
 

@@ -7,7 +7,7 @@ import yaml
 
 from reconfair.config import ConfigError, dump_config, load_config, parse_config
 from reconfair.engine.validate import load_study, parse_study, validate_study
-from reconfair.demo import demo_config
+from reconfair.config.demo import demo_config
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -51,8 +51,25 @@ def test_evaluation_bootstrap_defaults():
         parse_study({**_minimal(), "evaluation": {"family": ["dataset", "colour"]}})
 
 
-def test_shipped_demo_yaml_equals_the_demo_command():
-    assert load_config(REPO / "configs" / "demo.yaml") == demo_config()
+def test_the_demo_config_has_one_source():
+    shipped = REPO / "configs" / "demo.yaml"
+    packaged = REPO / "src" / "reconfair" / "config" / "demo.yaml"
+    assert shipped.is_symlink() and not Path(shipped.readlink()).is_absolute()  # works in any checkout
+    assert shipped.resolve() == packaged.resolve()
+    assert load_study(shipped) == demo_config()
+    pyproject = (REPO / "pyproject.toml").read_text()
+    assert '[tool.setuptools.package-data]\n"reconfair.config" = ["demo.yaml"]' in pyproject  # in a wheel too
+
+
+def test_the_quick_demo_is_derived_from_the_demo():
+    full, quick = demo_config(), demo_config(quick=True)
+    assert validate_study(quick) == quick and quick.name == "demo-quick"
+    assert [d.name for d in quick.datasets] == [d.name for d in full.datasets]
+    chest = quick.datasets[0]
+    assert chest.degradations[0].levels == (1e5, 1e4, 3e3)  # the mitigations' severe level goes with them
+    assert chest.mitigations == () and [r.name for r in chest.reconstructors] == ["baseline", "unet"]
+    assert chest.effects == full.datasets[0].effects and quick.evaluation == full.evaluation
+    assert [t.model.epochs for d in quick.datasets for t in d.tasks] == [3, 3, 3]
 
 
 @pytest.mark.parametrize(
