@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from reconfair.demo import demo_config
+from reconfair.config.demo import demo_config
 from reconfair.engine.run import run_study
 
 

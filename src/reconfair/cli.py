@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from reconfair.config import ConfigError, StudyConfig, load_config
+from reconfair.config import ConfigError, StudyConfig
+from reconfair.engine.validate import load_study
 
 app = typer.Typer(
     add_completion=False,
@@ -47,7 +48,7 @@ def demo(
     address: str = ADDRESS_OPTION,
 ) -> None:
     """Run the demo study on the embedded synthetic data and print a summary."""
-    from reconfair.demo import demo_config
+    from reconfair.config.demo import demo_config
 
     _execute(demo_config(quick=quick), out, progress=progress, cache=cache, executor=executor, address=address)
 
@@ -355,7 +356,7 @@ def _fail(message: str) -> None:
 
 def _load_or_exit(path: Path) -> StudyConfig:
     try:
-        return load_config(path)
+        return load_study(path)
     except ConfigError as error:
         err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
         raise typer.Exit(EXIT_CONFIG_ERROR) from None

@@ -8,6 +8,7 @@ import yaml
 from reconfair.config import ConfigError, DatasetConfig, dump_config, load_config, parse_config
 from reconfair.data.facts import dataset_facts_for
 from reconfair.engine.keys import dataset_slice
+from reconfair.engine.validate import parse_study
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -87,13 +88,13 @@ def test_relative_root_resolves_against_the_working_directory(tmp_path, monkeypa
 )
 def test_bad_real_data_configs_name_the_field(dataset, expected):
     with pytest.raises(ConfigError) as info:
-        parse_config(_study(**dataset), source="study.yaml")
+        parse_study(_study(**dataset), source="study.yaml")
     assert expected in str(info.value), str(info.value)
 
 
 def test_race_is_an_attribute_only_with_demographics():
     with pytest.raises(ConfigError, match="attributes\\[1\\]: unknown attribute 'race' for data set cx; expected one of sex, age, age_group"):
-        parse_config({"attributes": ["sex", "race"], "datasets": [{"name": "cx", "source": {"kind": "chexpert", "root": "/d"}}]})
+        parse_study({"attributes": ["sex", "race"], "datasets": [{"name": "cx", "source": {"kind": "chexpert", "root": "/d"}}]})
     config = parse_config({"attributes": ["sex", "race"], "datasets": [
         {"name": "cx", "source": {"kind": "chexpert", "root": "/d", "demographics": "CHEXPERT DEMO.xlsx"}}]})
     assert config.datasets[0].source.demographics == "CHEXPERT DEMO.xlsx"

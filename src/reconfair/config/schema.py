@@ -4,6 +4,14 @@ Unknown keys and bad values are errors whose message names the field (as a
 dotted path such as ``datasets[0].degradations[0].levels[1]``), what was
 received and what is allowed.
 
+This module checks structure only (types, ranges, unknown keys, names that
+condition names can hold, consistency between fields) and imports no stage
+package.  The checks that ask a stage (is the operator registered, does the
+data set have that attribute, does the learned reconstructor take that
+setting) are :func:`reconfair.engine.validate.validate_study`;
+:func:`reconfair.engine.validate.load_study` and
+:func:`~reconfair.engine.validate.parse_study` run both.
+
 Examples
 --------
 >>> config = StudyConfig.model_validate({"datasets": [{"name": "synthetic-chest"}]})
@@ -15,7 +23,7 @@ True
 Traceback (most recent call last):
 ...
 reconfair.config.schema.ConfigError: x.yaml: invalid configuration
-  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, name, replicates, seed
+  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, name, replicates, seed, threads
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator, model_v
 from reconfair.config.base import Frozen as _Frozen
 from reconfair.config.sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource
 from reconfair.config.mitigation import MitigationConfig
+from reconfair.vocabulary import check_name
 
 __all__ = [
     "ConfigError",
@@ -42,6 +51,7 @@ __all__ = [
     "GroupEffectConfig",
     "load_config",
     "parse_config",
+    "read_config",
     "dump_config",
 ]
 
@@ -68,20 +78,22 @@ class GroupEffectConfig(_Frozen):
 class DegradationConfig(_Frozen):
     """One degradation operator swept over severity levels."""
 
-    operator: Literal["radiograph-lowdose", "ct-lowdose", "mri-undersampling"]
+    operator: str = Field(min_length=1)
+    """A registered operator (``radiograph-lowdose``, ``ct-lowdose``, ``mri-undersampling``) or a plug-in
+    ``package.module:attribute`` naming a Degradation class or factory; resolved by
+    :func:`reconfair.engine.validate.validate_study`."""
     levels: tuple[float, ...] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
+    """The operator's other keyword parameters (checked against it, per level, at validation)."""
 
-    @model_validator(mode="after")
-    def _operator_accepts(self) -> "DegradationConfig":
-        from reconfair.physics import make_degradation
-
-        for i, level in enumerate(self.levels):
-            try:
-                make_degradation(self.operator, level, **self.params)
-            except ValueError as error:
-                raise ValueError(f"levels[{i}] = {level!r} with params {self.params}: {error}") from None
-        return self
+    @field_validator("operator")
+    @classmethod
+    def _fits_condition_names(cls, value: str) -> str:
+        bad = [c for c in ("@", "/") if c in value] + (["whitespace"] if any(c.isspace() for c in value) else [])
+        if bad:
+            raise ValueError(f"operator {value!r} contains {', '.join(bad)}, which condition names reserve; "
+                             "expected a registered name or 'package.module:attribute'")
+        return value
 
 
 BUILTIN_RECONSTRUCTORS = ("baseline", "unet", "pix2pix", "irsde")
@@ -98,7 +110,8 @@ class ReconstructorConfig(_Frozen):
     """
 
     name: str = Field(min_length=1)
-    """Label in every table; a built-in name unless ``factory`` or ``folder`` is given."""
+    """Label in every table and condition name (no ``@ / + :`` nor whitespace); a built-in name unless
+    ``factory`` or ``folder`` is given."""
     preset: Literal["demo", "paper"] = "demo"
     settings: dict[str, Any] = Field(default_factory=dict)
     """Overrides of the preset's hyper-parameters (learned reconstructors only)."""
@@ -117,6 +130,14 @@ class ReconstructorConfig(_Frozen):
         if isinstance(data, str):
             return {"name": data.rsplit(":", 1)[-1], "factory": data} if ":" in data else {"name": data}
         return data
+
+    @field_validator("name")
+    @classmethod
+    def _fits_condition_name(cls, value: str) -> str:
+        try:
+            return check_name(value, "name")
+        except ValueError as error:  # pydantic adds the field's dotted path
+            raise ValueError(str(error).removeprefix("name: ")) from None
 
     @property
     def kind(self) -> Literal["baseline", "learned", "factory", "folder"]:
@@ -145,10 +166,6 @@ class ReconstructorConfig(_Frozen):
             raise ValueError(
                 f"reconstructor {self.name!r}: settings and checkpoint apply to {', '.join(LEARNED_RECONSTRUCTORS)} only"
             )
-        if self.kind == "learned":
-            from reconfair.recon.learned import default_spec
-
-            default_spec(self.name, self.preset, **self.settings)
         return self
 
 
@@ -275,50 +292,18 @@ class DatasetConfig(_Frozen):
         return value
 
     @model_validator(mode="after")
-    def _effects_and_tasks_exist(self) -> "DatasetConfig":
-        from reconfair.data.demographics import age_group_names
-        from reconfair.data.facts import dataset_facts_for
-        from reconfair.data.synthetic import SYNTHETIC
-
-        if (self.name in SYNTHETIC) == (self.source is not None):
-            raise ValueError(
-                f"source: {self.name!r} is a synthetic data set and takes no source" if self.source is not None
-                else f"source: {self.name!r} is not a synthetic data set ({', '.join(sorted(SYNTHETIC))}); "
-                "describe real data with source: {kind: chexpert | ucsf-pdgm | folder, ...} (docs/datasets.md)"
-            )
+    def _names_and_tasks_unique(self) -> "DatasetConfig":
         if self.source is not None:
             for field, default in SYNTHETIC_ONLY_FIELDS.items():
                 if getattr(self, field) != default:
                     raise ValueError(f"{field}: applies to synthetic data only; remove it for the {self.source.kind} data set {self.name!r}")
-        facts = dataset_facts_for(self)
-        for attribute, groups in self.effects.items():
-            if attribute not in facts["effect_attributes"]:
-                raise ValueError(
-                    f"effects: unknown attribute {attribute!r}; {self.name} plants effects on "
-                    f"{', '.join(facts['effect_attributes'])}"
-                )
-            if attribute == "age_group":
-                if self.age_cut is None:  # the median cut is known only once the cohort exists
-                    continue
-                allowed = age_group_names(self.age_cut)
-            else:
-                allowed = facts["groups"][attribute]
-            for group in groups:
-                if group not in allowed:
-                    raise ValueError(
-                        f"effects.{attribute}: unknown group {group!r}; expected one of {', '.join(allowed)}"
-                    )
         names = [r.name for r in self.reconstructors]
         if len(set(names)) != len(names):
             raise ValueError(f"reconstructors: each name may appear once, got {names}")
         kinds = [t.kind for t in self.tasks]
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"tasks: each kind may appear once, got {kinds}")
-        if "segmentation" in kinds and not facts["segmentation"]:
-            raise ValueError(f"tasks: {self.name} has no segmentation masks; use kind 'classification'")
-        if not kinds:
-            raise ValueError("tasks: at least one task is needed (classification or segmentation)")
-        return self
+        return self  # no task at all: validate_study says so, unless the data set is unknown
 
 
 class EvaluationConfig(_Frozen):
@@ -354,18 +339,6 @@ class EvaluationConfig(_Frozen):
             raise ValueError(f"expected a number of resamples >= 0 or 'auto', got {value}")
         return value
 
-    @field_validator("family")
-    @classmethod
-    def _family_columns(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
-        from reconfair.metrics.settings import FAMILY_COLUMNS
-
-        if isinstance(value, tuple):
-            unknown = [c for c in value if c not in FAMILY_COLUMNS]
-            if unknown:
-                raise ValueError(f"unknown column(s) {unknown}; expected report, metric, target or columns from "
-                                 f"{', '.join(FAMILY_COLUMNS)}")
-        return value
-
     @field_validator("threshold")
     @classmethod
     def _threshold_in_unit_interval(cls, value: str | float) -> str | float:
@@ -383,6 +356,9 @@ class StudyConfig(_Frozen):
     """Train every learned model (diagnostic and reconstruction) this many times with derived seeds;
     replicate 0 uses ``seed`` itself, so raising K retrains only the new replicates."""
     device: str = "auto"
+    threads: int = Field(2, ge=1)
+    """Torch threads per stage: each stage pins ``torch.set_num_threads(threads)`` so results do not depend
+    on the executor or the machine's CPU count."""
     attributes: tuple[str, ...] = ("sex", "age_group", "race")
     datasets: tuple[DatasetConfig, ...]
     evaluation: EvaluationConfig = EvaluationConfig()
@@ -407,21 +383,11 @@ class StudyConfig(_Frozen):
         raise ValueError(f"expected 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}")
 
     @model_validator(mode="after")
-    def _attributes_exist(self) -> "StudyConfig":
-        from reconfair.data.facts import dataset_facts_for
-
+    def _datasets_and_attributes_given(self) -> "StudyConfig":
         if not self.datasets:
             raise ValueError("datasets: name at least one data set, e.g. [{name: synthetic-chest}]")
         if not self.attributes:
             raise ValueError("attributes: name at least one sensitive attribute, e.g. [sex]")
-        for dataset in self.datasets:
-            known = dataset_facts_for(dataset)["attributes"]
-            for i, attribute in enumerate(self.attributes):
-                if attribute not in known:
-                    raise ValueError(
-                        f"attributes[{i}]: unknown attribute {attribute!r} for data set "
-                        f"{dataset.name}; expected one of {', '.join(known)}"
-                    )
         names = [d.name for d in self.datasets]
         if len(set(names)) != len(names):
             raise ValueError(f"datasets: each data set may appear once, got {names}")
@@ -429,7 +395,10 @@ class StudyConfig(_Frozen):
 
 
 def parse_config(data: Any, *, source: str = "<config>", base_dir: str | Path | None = None) -> StudyConfig:
-    """Validate a mapping as a :class:`StudyConfig`, raising :class:`ConfigError`.
+    """Validate a mapping's structure as a :class:`StudyConfig`, raising :class:`ConfigError`.
+
+    A user's config goes through :func:`reconfair.engine.validate.parse_study`,
+    which also runs the checks that ask the stages.
 
     Relative data paths (a source's ``root``, a folder's ``csv``) resolve
     against ``base_dir`` (:func:`load_config`: the file's folder), else the
@@ -445,16 +414,22 @@ def parse_config(data: Any, *, source: str = "<config>", base_dir: str | Path | 
         raise ConfigError(f"{source}: invalid configuration\n" + "\n".join(lines)) from None
 
 
-def load_config(path: str | Path) -> StudyConfig:
-    """Read and validate a YAML configuration file."""
+def read_config(path: str | Path) -> Any:
+    """The YAML data of a configuration file; :class:`ConfigError` when it is missing or not YAML."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such configuration file")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from None
-    return parse_config(data, source=str(path), base_dir=path.parent)
+
+
+def load_config(path: str | Path) -> StudyConfig:
+    """Read a YAML configuration file and validate its structure (:func:`reconfair.engine.validate.load_study`
+    also runs the checks that ask the stages)."""
+    path = Path(path)
+    return parse_config(read_config(path), source=str(path), base_dir=path.parent)
 
 
 def dump_config(config: StudyConfig) -> str:

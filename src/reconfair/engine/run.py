@@ -37,6 +37,7 @@ from reconfair.engine.device import resolve_device
 from reconfair.engine.executors import EXECUTORS, run_remote_stages
 from reconfair.engine.graph import Stage, run_local
 from reconfair.engine.plan import Plan, plan_study
+from reconfair.engine.validate import validate_study
 from reconfair.metrics.evaluate import EvaluationTables
 from reconfair.progress import console, progress_bar
 from reconfair.report.summary import summary_frame
@@ -72,6 +73,8 @@ def run_study(
     :mod:`reconfair.engine.executors`.  Either way the stages run with
     ``config.threads`` torch threads, so the tables are the same.
     """
+    validate_study(config)
+    validate_study(config)
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; expected one of: {', '.join(EXECUTORS)}")
     out = Path(out_dir)

@@ -22,6 +22,8 @@ from typing import Any
 
 import torch
 
+from reconfair.physics.base import Degradation
+from reconfair.recon.base import Reconstructor
 from reconfair.registry import Registry
 from reconfair.seeding import Generators
 
@@ -34,7 +36,7 @@ class BaselineReconstructor:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def fit(self, pairs: Any = None, *, seed: int = 0) -> None:
+    def fit(self, pairs: tuple[torch.Tensor, torch.Tensor] | None = None, *, seed: int = 0) -> None:
         """Nothing to learn."""
 
     def reconstruct(self, y: torch.Tensor, *, generator: Generators = None) -> torch.Tensor:
@@ -43,11 +45,11 @@ class BaselineReconstructor:
 
 
 @RECONSTRUCTORS.register("baseline")
-def make_baseline(*, degradation: Any) -> BaselineReconstructor:
+def make_baseline(*, degradation: Degradation) -> BaselineReconstructor:
     """Identity for radiographs, FBP for CT, zero-filled magnitude for MRI."""
     return BaselineReconstructor(degradation.baseline)
 
 
-def make_reconstructor(name: str, /, **params: Any) -> Any:
+def make_reconstructor(name: str, /, **params: Any) -> Reconstructor:
     """Create a registered reconstructor (or a ``module:attr`` plug-in)."""
     return RECONSTRUCTORS.create(name, **params)

@@ -38,8 +38,10 @@ from typing import Any
 
 import torch
 
+from reconfair.physics.base import Degradation
 from reconfair.training.checkpoint import load_checkpoint, save_checkpoint
 from reconfair.recon import irsde, pix2pix, unet
+from reconfair.recon.base import ReconstructionMethod
 from reconfair.seeding import Generators, seeded_torch_global
 from reconfair.training import FitResult, fit
 
@@ -55,7 +57,7 @@ __all__ = [
     "make_irsde",
 ]
 
-_METHODS: dict[str, tuple[Any, dict[str, dict[str, Any]]]] = {
+_METHODS: dict[str, tuple[type[ReconstructionMethod], dict[str, dict[str, Any]]]] = {
     "unet": (unet.UNetMethod, unet.PRESET_SPECS),
     "pix2pix": (pix2pix.Pix2PixMethod, pix2pix.PRESET_SPECS),
     "irsde": (irsde.IRSDEMethod, irsde.PRESET_SPECS),
@@ -84,7 +86,8 @@ def default_spec(model: str, preset: str = "demo", **settings: Any) -> dict[str,
 
 
 class LearnedReconstructor:
-    """The reconstructor protocol (``fit``/``reconstruct``) for a trainable method.
+    """A trainable method behind the :class:`~reconfair.recon.base.Trainable` protocol
+    (``fit``, ``reconstruct``, ``state_dict``, ``save``).
 
     Parameters
     ----------
@@ -102,14 +105,14 @@ class LearnedReconstructor:
         if missing:
             raise ValueError(f"{model} spec lacks {missing}; build specs with default_spec()")
         self.spec = copy.deepcopy(spec)
-        self.method = self._build(seed)
+        self.method: ReconstructionMethod = self._build(seed)
         self.fit_result: FitResult | None = None
 
     @property
     def name(self) -> str:
         return str(self.spec["model"])
 
-    def _build(self, seed: int) -> Any:
+    def _build(self, seed: int) -> ReconstructionMethod:
         with seeded_torch_global(seed, "recon", self.name, "init"):
             return _METHODS[self.name][0](self.spec)
 
@@ -135,7 +138,7 @@ class LearnedReconstructor:
         """
         inputs, targets = _unpack(pairs, "pairs")
         val_inputs, val_targets = _unpack(val_pairs, "val_pairs") if val_pairs is not None else (inputs, targets)
-        multiple = getattr(self.method, "size_multiple", unet.SIZE_MULTIPLE)
+        multiple = self.method.size_multiple
         unet.check_pairs(inputs, targets, multiple=multiple)
         unet.check_pairs(val_inputs, val_targets, multiple=multiple)
         self.method = self._build(seed)
@@ -222,7 +225,7 @@ def make_learned(model: str, *, preset: str = "demo", seed: int = 0, **settings:
     return LearnedReconstructor(default_spec(model, preset, **settings), seed=seed)
 
 
-def _factory(model: str, degradation: Any, preset: str, checkpoint: str | None) -> LearnedReconstructor:
+def _factory(model: str, degradation: Degradation | None, preset: str, checkpoint: str | None) -> LearnedReconstructor:
     if checkpoint is not None:
         recon = load_reconstructor(checkpoint)
         if recon.name != model:
@@ -231,17 +234,17 @@ def _factory(model: str, degradation: Any, preset: str, checkpoint: str | None) 
     return make_learned(model, preset=preset)
 
 
-def make_unet(*, degradation: Any = None, preset: str = "demo", checkpoint: str | None = None) -> LearnedReconstructor:
+def make_unet(*, degradation: Degradation | None = None, preset: str = "demo", checkpoint: str | None = None) -> LearnedReconstructor:
     """Registry factory: a U-Net reconstructor (from ``checkpoint`` when given)."""
     return _factory("unet", degradation, preset, checkpoint)
 
 
-def make_pix2pix(*, degradation: Any = None, preset: str = "demo", checkpoint: str | None = None) -> LearnedReconstructor:
+def make_pix2pix(*, degradation: Degradation | None = None, preset: str = "demo", checkpoint: str | None = None) -> LearnedReconstructor:
     """Registry factory: a Pix2Pix reconstructor (from ``checkpoint`` when given)."""
     return _factory("pix2pix", degradation, preset, checkpoint)
 
 
-def make_irsde(*, degradation: Any = None, preset: str = "demo", checkpoint: str | None = None) -> LearnedReconstructor:
+def make_irsde(*, degradation: Degradation | None = None, preset: str = "demo", checkpoint: str | None = None) -> LearnedReconstructor:
     """Registry factory: an IR-SDE reconstructor (from ``checkpoint`` when given)."""
     return _factory("irsde", degradation, preset, checkpoint)
 

@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from monai.networks.nets import PatchDiscriminator
 
-from reconfair.recon.unet import build_unet, zero_last_layer
+from reconfair.recon.unet import SIZE_MULTIPLE, build_unet, zero_last_layer
 from reconfair.seeding import Generators, SeedPart
 from reconfair.training.state import load_optimiser_tensors, optimiser_tensors
 
@@ -95,6 +95,9 @@ def generator_gan_loss(fake_logits: torch.Tensor) -> torch.Tensor:
 
 class Pix2PixMethod:
     """Generator, conditional discriminator, the alternating loss and inference."""
+
+    size_multiple = SIZE_MULTIPLE
+    """Image sides must be multiples of this (the U-Net generator's down-samplings)."""
 
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec

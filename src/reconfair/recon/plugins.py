@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from reconfair.physics.base import Degradation
+from reconfair.recon.base import Reconstructor
 from reconfair.registry import import_attribute
 from reconfair.seeding import Generators
 
@@ -74,7 +76,7 @@ class CallableReconstructor:
         self.fn = fn
         self.name = name
 
-    def fit(self, pairs: Any = None, *, seed: int = 0) -> None:
+    def fit(self, pairs: tuple[torch.Tensor, torch.Tensor] | None = None, *, seed: int = 0) -> None:
         """Nothing to learn."""
 
     def reconstruct(
@@ -102,7 +104,7 @@ class ModuleReconstructor:
         self.module = module
         self.name = name
 
-    def fit(self, pairs: Any = None, *, seed: int = 0) -> None:
+    def fit(self, pairs: tuple[torch.Tensor, torch.Tensor] | None = None, *, seed: int = 0) -> None:
         """Nothing to learn (train the module before wrapping it)."""
 
     def reconstruct(
@@ -146,7 +148,7 @@ class FolderReconstructor:
         self.folder = Path(folder)
         self.name = name
 
-    def fit(self, pairs: Any = None, *, seed: int = 0) -> None:
+    def fit(self, pairs: tuple[torch.Tensor, torch.Tensor] | None = None, *, seed: int = 0) -> None:
         """Nothing to learn."""
 
     def _candidates(self, sample_id: str) -> list[Path]:
@@ -255,13 +257,16 @@ def _accepts(factory: Callable[..., Any], parameter: str) -> tuple[bool, bool, t
     return parameter in names or any_keyword, any_keyword, names
 
 
-def load_factory(target: str, params: dict[str, Any], *, name: str, degradation: Any = None) -> Any:
+def load_factory(
+    target: str, params: dict[str, Any], *, name: str, degradation: Degradation | None = None
+) -> Reconstructor:
     """Import ``package.module:attr``, call it with ``params`` and wrap what it returns.
 
     ``degradation`` is passed only when the factory accepts a ``degradation``
     parameter (or ``**kwargs``). The result becomes a :class:`ModuleReconstructor`
-    (an ``nn.Module``), is returned as is (an object with a ``reconstruct``
-    method) or becomes a :class:`CallableReconstructor` (any other callable).
+    (an ``nn.Module``), is returned as is (a :class:`~reconfair.recon.base.Reconstructor`:
+    a ``name`` and a ``reconstruct`` method) or becomes a :class:`CallableReconstructor`
+    (any other callable).
 
     Examples
     --------
@@ -296,11 +301,12 @@ def load_factory(target: str, params: dict[str, Any], *, name: str, degradation:
     result = factory(**params, **({"degradation": degradation} if wants_degradation else {}))
     if isinstance(result, torch.nn.Module):
         return ModuleReconstructor(result, name=name)
-    if callable(getattr(result, "reconstruct", None)):
+    if isinstance(result, Reconstructor):
         return result
     if callable(result):
         return CallableReconstructor(result, name=name)
     raise TypeError(
         f"reconstructor plug-in {target!r} returned {type(result).__name__}; expected a torch.nn.Module, "
-        "an object with a reconstruct(y) method, or a callable mapping an image batch to an image batch"
+        "an object with a name and a reconstruct(y) method (reconfair.recon.base.Reconstructor), or a callable "
+        "mapping an image batch to an image batch"
     )

@@ -109,6 +109,9 @@ def check_pairs(inputs: torch.Tensor, targets: torch.Tensor, *, multiple: int = 
 class UNetMethod:
     """Networks, loss and inference of the U-Net reconstructor."""
 
+    size_multiple = SIZE_MULTIPLE
+    """Image sides must be multiples of this (four down-samplings)."""
+
     def __init__(self, spec: dict[str, Any]) -> None:
         self.spec = spec
         self.network = build_unet(spec["features"])
