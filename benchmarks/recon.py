@@ -23,7 +23,8 @@ from reconfair.config import DatasetConfig, ReconstructorConfig
 from reconfair.engine.cache import Cache
 from reconfair.engine.datasets import build_dataset
 from reconfair.engine.inference import reconstruct_batch
-from reconfair.engine.reconstruction import prepare_reconstructor
+from reconfair.config import parse_config
+from reconfair.engine.run import stage_output
 from reconfair.metrics.image import psnr
 from reconfair.physics import make_degradation
 from reconfair.recon.learned import make_learned
@@ -72,12 +73,13 @@ def irsde_steps(*, n_patients: int, epochs: int, steps: tuple[int, ...]) -> tupl
     noisy = operator.degrade(test.images, generator=sample_generators(0, "bench-test", ids))
     trained = {}
     with tempfile.TemporaryDirectory() as cache_dir:
+        study = parse_config({"seed": 0, "datasets": [{
+            **dataset_config.model_dump(mode="json", exclude={"degradations", "reconstructors", "tasks"}),
+            "degradations": [{"operator": "radiograph-lowdose", "levels": [3000]}],
+            "reconstructors": [{"name": m, "settings": {"epochs": epochs}} for m in ("irsde", "unet")]}]})
         for model in ("irsde", "unet"):
-            entry = ReconstructorConfig(name=model, settings={"epochs": epochs})
-            trained[model] = prepare_reconstructor(
-                entry, operator, samples=samples, dataset_config=dataset_config, seed=0,
-                cache=Cache(cache_dir), device=torch.device("cpu"), progress=True,
-            ).reconstructor
+            trained[model] = stage_output(study, "reconstructor", cache_dir=cache_dir, progress=True, dataset=0,
+                                          replicate=0, condition=f"radiograph-lowdose@3000/{model}")
     reference = {
         "identity PSNR": float(psnr(noisy.clamp(0, 1), test.images).mean()),
         "unet PSNR": float(psnr(trained["unet"].reconstruct(noisy), test.images).mean()),

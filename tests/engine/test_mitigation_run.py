@@ -12,7 +12,8 @@ from reconfair.cli import app
 from reconfair.config import ConfigError, parse_config
 from reconfair.engine.cache import Cache
 from reconfair.engine.conditions import dataset_conditions
-from reconfair.engine.mitigation import holdout_scores
+from reconfair.engine.mitigation import HOLDOUT_FILE
+from reconfair.engine.plan import plan_study
 from reconfair.metrics.bootstrap import paired_fairness_bootstrap
 from reconfair.metrics.threshold import equal_error_threshold
 
@@ -144,9 +145,10 @@ def test_lambda_sweep_marks_the_hold_out_choice(study):
     assert len(sweep) == 2 * len(LABELS)
     config = parse_config(TINY)
     cache = Cache(root / "cache")
-    eodd = {c.mitigation.weight: holdout_scores(c, config.datasets[0], config.seed, cache)
-            for c in dataset_conditions(config.datasets[0], config.attributes)
-            if c.mitigation is not None and c.mitigation.kind == "eodd"}
+    eodd = {s.params["condition"].mitigation.weight:
+            json.loads((cache.folder(s.stage, s.key) / HOLDOUT_FILE).read_text())
+            for s in plan_study(config, cache)
+            if s.stage == "mitigated-reconstructor" and s.params["condition"].mitigation.kind == "eodd"}
     within = {w: s for w, s in eodd.items() if s["psnr"] >= s["base_psnr"] - 1.0
               and s["balanced_accuracy"] >= s["base_balanced_accuracy"] - 0.05}
     best = min(within or eodd, key=lambda w: (eodd[w]["eodd"], w) if within else (-eodd[w]["balanced_accuracy"], w))

@@ -67,3 +67,49 @@ def test_ray_executor_gives_the_local_table(tmp_path, one_torch_thread, local_ra
 def test_unknown_executor_is_refused(tmp_path):
     with pytest.raises(ValueError, match="unknown executor 'dask'; expected one of: local, ray"):
         run_study(parse_config(STUDY), tmp_path, progress=False, executor="dask")
+
+
+@pytest.fixture
+def faulty_ray(tmp_path, monkeypatch):
+    """A local Ray whose first reconstructor task's worker is killed (SIGKILL) one second into the task."""
+    from reconfair.engine.executors import FAULT_ENV
+
+    marker = tmp_path / "killed.txt"
+    monkeypatch.setenv(FAULT_ENV, f"reconstructor:1:{marker}")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield marker
+    ray.shutdown()
+
+
+GRID = {**STUDY, "datasets": [{**STUDY["datasets"][0], "reconstructors": [
+    "baseline", {"name": "unet", "settings": {"epochs": 3}}]}]}
+
+
+def test_a_worker_killed_mid_task_is_retried_and_the_table_is_the_local_one(tmp_path, faulty_ray):
+    config = parse_config(GRID)
+    remote = run_study(config, tmp_path / "ray", progress=False, cache_dir=tmp_path / "ray-cache", executor="ray")
+    assert faulty_ray.is_file() and "killing worker" in faulty_ray.read_text()  # the fault happened
+    local = run_study(config, tmp_path / "local", progress=False, cache_dir=tmp_path / "local-cache")
+    pd.testing.assert_frame_equal(remote.samples, local.samples, check_exact=True)
+    assert (tmp_path / "ray" / "samples.parquet").read_bytes() == (tmp_path / "local" / "samples.parquet").read_bytes()
+
+
+def test_ray_starts_a_stage_as_soon_as_its_inputs_exist(tmp_path, local_ray):
+    """No waves: the baseline's inference (needing only the images and the classifier) starts while a U-Net
+    still trains, and each stage starts after all of its inputs finished."""
+    from reconfair.engine.plan import plan_study
+    from reconfair.engine.cache import Cache
+
+    config = parse_config(GRID)
+    run_study(config, tmp_path / "ray", progress=False, cache_dir=tmp_path / "cache", executor="ray")
+    events = json.loads((tmp_path / "ray" / "manifest.json").read_text())["remote_stages"]
+    span = {(e["stage"], e["key"]): (e["started"], e["finished"]) for e in events}
+    plan = plan_study(config, Cache(tmp_path / "cache"))
+    for stage in plan:
+        if (stage.stage, stage.key) in span:
+            for ref in stage.depends_on:
+                source = plan.get(ref)
+                assert span[(source.stage, source.key)][1] <= span[(stage.stage, stage.key)][0] + 0.05
+    trainings = [span[(s.stage, s.key)] for s in plan if s.stage == "reconstructor"]
+    baseline = next(s for s in plan if s.stage == "inference" and s.label.endswith("/identity"))
+    assert span[(baseline.stage, baseline.key)][0] < max(finished for _, finished in trainings)

@@ -17,7 +17,7 @@ from reconfair.engine import reconstruction
 from reconfair.engine.cache import Cache
 from reconfair.engine.datasets import build_dataset
 from reconfair.engine.inference import reconstruct_batch
-from reconfair.engine.reconstruction import prepare_reconstructor
+from reconfair.engine.run import stage_output
 from reconfair.metrics.image import psnr
 from reconfair.physics import make_degradation
 from reconfair.seeding import sample_generators
@@ -54,18 +54,18 @@ def _run(tmp_path, study, name="out"):
 
 def test_unet_beats_identity_by_two_decibels_at_3000_photons(tmp_path):
     """The demo's claim (+4.1 dB there) on a smaller set: U-Net (demo preset, 5 epochs), 136 training images."""
-    dataset_config = DatasetConfig(name="synthetic-chest", n_patients=120, image_size=64)
-    samples = build_dataset(dataset_config, seed=0)
+    study = parse_config({"seed": 0, "datasets": [{
+        "name": "synthetic-chest", "n_patients": 120, "image_size": 64,
+        "degradations": [{"operator": "radiograph-lowdose", "levels": [3000]}],
+        "reconstructors": [{"name": "unet", "settings": {"epochs": 5}}]}]})
+    unet = stage_output(study, "reconstructor", cache_dir=tmp_path, dataset=0, replicate=0,
+                        condition="radiograph-lowdose@3000/unet")
+    samples = build_dataset(study.datasets[0], seed=0)
     operator = make_degradation("radiograph-lowdose", 3000)
-    entry = ReconstructorConfig(name="unet", settings={"epochs": 5})
-    prepared = prepare_reconstructor(
-        entry, operator, samples=samples, dataset_config=dataset_config, seed=0,
-        cache=Cache(tmp_path), device=torch.device("cpu"), progress=False,
-    )
     test = samples.split("test")
     ids = test.table["sample_id"].tolist()
     noisy = operator.degrade(test.images, generator=sample_generators(0, "eval", ids))
-    denoised = reconstruct_batch(prepared.reconstructor, noisy, ids, seed=0, stage="eval")
+    denoised = reconstruct_batch(unet, noisy, ids, seed=0, stage="eval")
     gain = float(psnr(denoised, test.images).mean() - psnr(noisy.clamp(0, 1), test.images).mean())
     assert gain >= 2.0, gain  # measured: 2.57 dB
 
@@ -131,7 +131,7 @@ def test_trained_reconstructors_are_cached_and_reused(tmp_path, monkeypatch):
     stages = json.loads((out / "manifest.json").read_text())["stages"]
     assert {s["status"] for s in first_stages} == {"computed"} and {s["status"] for s in stages} == {"cached"}
     computed = {(s["stage"], s["key"]) for s in first_stages}
-    assert {(s["stage"], s["key"]) for s in stages} == computed and len(computed) == 1 + 2 + 5
+    assert {(s["stage"], s["key"]) for s in stages} == computed and len(computed) == 3 + 1 + 2 + 5 + 2  # images, model, U-Nets, rows, evaluate, examples
     # a field that matters (the U-Net's size) trains exactly the two U-Nets again
     study["datasets"][0]["reconstructors"][1]["settings"]["features"] = [4, 4, 8, 8, 16, 4]
     third, _ = _run(tmp_path, study)
@@ -152,7 +152,8 @@ def test_learned_models_train_on_fresh_degradations_each_epoch(monkeypatch):
 
     operator = make_degradation("radiograph-lowdose", 3000)
     reconstruction.train_reconstructor(
-        Recorder(), operator, samples=samples, seed=0, resume=None, device=torch.device("cpu"), progress=False
+        Recorder(), operator, train=samples.split("train"), val=samples.split("val"), seed=0, resume=None,
+        device=torch.device("cpu"), progress=False,
     )
     assert not torch.equal(seen[0], seen[1]) and torch.equal(seen[0], seen[2])
     assert seen[0].shape == samples.split("train").images.shape

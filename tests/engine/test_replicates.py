@@ -16,8 +16,8 @@ from reconfair.engine.cache import Cache
 from reconfair.engine.conditions import dataset_conditions
 from reconfair.engine.keys import dataset_slice, diagnostic_slice, inference_slice, reconstructor_slice
 from reconfair.engine.mitigation import HOLDOUT_FILE, selected_conditions
+from reconfair.engine.run import find_stage, stage_context
 from reconfair.engine.plan import plan_study
-from reconfair.engine.reconstruction import MITIGATION_STAGE, reconstructor_key
 
 UNET = {"name": "unet", "settings": {"epochs": 1, "features": [4, 4, 8, 8, 8, 4]}}
 TINY = {
@@ -181,20 +181,24 @@ def test_lambda_choice_uses_the_mean_hold_out_scores_over_replicates(tmp_path):
     def config(replicates):
         return tiny(replicates, mitigations=[{"kind": "eodd", "lambdas": [1, 10], "epochs": 1}])
 
-    data = config(2).datasets[0]
-    mitigated = [c for c in dataset_conditions(data, ("sex",)) if c.mitigation is not None]
-    for condition in mitigated:
-        for k in (0, 1):
-            folder = cache.folder(MITIGATION_STAGE, reconstructor_key(condition, data, 1, cache, replicate=k))
+    def selected(replicates):
+        plan, context = stage_context(config(replicates), tmp_path)
+        return selected_conditions(context, find_stage(plan, "mitigation-tables"))
+
+    plan, _ = stage_context(config(2), tmp_path)
+    folders = {}
+    for stage in plan:
+        if stage.stage == "mitigated-reconstructor":
+            condition, k = stage.params["condition"], stage.params["replicate"]
+            folder = folders[(condition.mitigation.weight, k)] = cache.folder(stage.stage, stage.key)
             folder.mkdir(parents=True)
             scores = {**base, "eodd": eodd[(condition.mitigation.weight, k)]}
             (folder / HOLDOUT_FILE).write_text(json.dumps(scores))
-    assert selected_conditions(config(1), cache) == {f"{UNET_CONDITION}+eodd:1"}
-    assert selected_conditions(config(2), cache) == {f"{UNET_CONDITION}+eodd:10"}
+    assert selected(1) == {f"{UNET_CONDITION}+eodd:1"}
+    assert selected(2) == {f"{UNET_CONDITION}+eodd:10"}
     # a lambda that one replicate lacks is not chosen on the other's scores alone
-    (cache.folder(MITIGATION_STAGE, reconstructor_key(mitigated[1], data, 1, cache, replicate=1))
-     / HOLDOUT_FILE).unlink()
-    assert selected_conditions(config(2), cache) == {f"{UNET_CONDITION}+eodd:1"}
+    (folders[(10.0, 1)] / HOLDOUT_FILE).unlink()
+    assert selected(2) == {f"{UNET_CONDITION}+eodd:1"}
 
 
 def test_ray_executor_with_two_replicates_gives_the_local_table(runs, tmp_path, one_torch_thread):

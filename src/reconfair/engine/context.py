@@ -25,7 +25,7 @@ __all__ = ["RunContext", "study_threads"]
 
 def study_threads(config: Any) -> int:
     """The torch threads each stage runs with: ``config.threads`` (default 2)."""
-    return int(getattr(config, "threads", 2))
+    return int(config.threads)
 
 
 class RunContext:

@@ -18,6 +18,7 @@ stage is raised in the driver with its message.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,9 +99,11 @@ def _stage_task(data: dict[str, Any], root: str, ref: str, stages: list[Stage], 
     context = RunContext(config, cache, stages, kinds=KINDS, device=resolve_device(config.device),
                          conditions=conditions)
     stage = context.stages[ref]
+    started = time.time()
     _maybe_fault(stage)
     run_stage(stage, context)
-    return [event for event in cache.events if event["status"] == "computed"]
+    span = {"started": started, "finished": time.time(), "pid": os.getpid()}
+    return [{**event, **span} for event in cache.events if event["status"] == "computed"]
 
 
 def _maybe_fault(stage: Stage) -> None:

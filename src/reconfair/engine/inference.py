@@ -36,6 +36,7 @@ from reconfair.engine.memory import release_freed_memory
 from reconfair.engine.table import canonical, read_samples, write_samples
 from reconfair.metrics.image import nrmse, psnr, ssim
 from reconfair.metrics.task import binarize, dice
+from reconfair.recon import missing_samples, needs_sample_ids
 from reconfair.seeding import sample_generators
 
 __all__ = ["InferenceKind", "check_plugin_files", "infer_condition", "reconstruct_batch"]
@@ -116,10 +117,7 @@ class InferenceKind:
 
 def check_plugin_files(reconstructor: Any, evaluated: Any) -> None:
     """Fail before any inference when a folder plug-in lacks files for some samples."""
-    missing = getattr(reconstructor, "missing", None)
-    if missing is None:
-        return
-    absent = missing(evaluated.table["sample_id"].tolist())
+    absent = [] if reconstructor is None else missing_samples(reconstructor, evaluated.table["sample_id"].tolist())
     if absent:
         shown = ", ".join(absent[:5]) + (" ..." if len(absent) > 5 else "")
         raise ValueError(
@@ -213,7 +211,7 @@ def reconstruct_batch(
     """
     device = torch.device(device)
     options: dict[str, Any] = {"generator": sample_generators(seed, stage, sample_ids, device=device)}
-    if getattr(reconstructor, "needs_sample_ids", False):
+    if needs_sample_ids(reconstructor):
         options["sample_ids"] = list(sample_ids)
     return reconstructor.reconstruct(measured.to(device), **options).clamp(0.0, 1.0)
 

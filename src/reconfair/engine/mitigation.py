@@ -156,7 +156,7 @@ def selected_conditions(context: Any, stage: Stage) -> set[str]:
             continue
         mitigated = context.stages[ref]
         condition = mitigated.params["condition"]
-        path = context.entry(ref) / HOLDOUT_FILE
+        path = context.cache.folder(mitigated.stage, mitigated.key) / HOLDOUT_FILE  # written before (an input)
         scores = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
         key = (mitigated.params["dataset"], condition.name)
         per_condition.setdefault(key, []).append(scores)

@@ -42,7 +42,7 @@ from reconfair.metrics.evaluate import EvaluationTables
 from reconfair.progress import console, progress_bar
 from reconfair.report.summary import summary_frame
 
-__all__ = ["RunResult", "run_study"]
+__all__ = ["RunResult", "find_stage", "run_study", "stage_context", "stage_output"]
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,44 @@ def run_study(
         dataset_order=[d.name for d in config.datasets],
     )
     return RunResult(out_dir=out, samples=samples_table, tables=tables, summary=summary)
+
+
+def find_stage(plan: Plan, kind: str, **params: object) -> Stage:
+    """The stage of ``kind`` in ``plan`` whose params match (``dataset`` index, ``replicate``, ``condition`` name,
+    ``split``, ``task``); ``ValueError`` listing the candidates when there is none."""
+    def value(stage: Stage, name: str) -> object:
+        found = stage.params.get(name)
+        return getattr(found, "name", found) if name == "condition" else found
+
+    for stage in plan:
+        if stage.stage == kind and all(value(stage, name) == wanted for name, wanted in params.items()):
+            return stage
+    labels = [s.label for s in plan if s.stage == kind]
+    raise ValueError(f"no {kind} stage with {params}; the plan has: {labels}")
+
+
+def stage_context(config: StudyConfig, cache_dir: str | Path, *, device: str = "cpu",
+                  progress: bool = False) -> tuple[Plan, RunContext]:
+    """The plan of ``config`` and a context to compute or load any of its stages (no run directory)."""
+    from reconfair.engine.kinds import KINDS
+
+    cache = Cache(cache_dir)
+    plan = plan_study(config, cache)
+    context = RunContext(config, cache, list(plan), kinds=KINDS, device=resolve_device(device), progress=progress,
+                         conditions=plan.conditions)
+    return plan, context
+
+
+def stage_output(config: StudyConfig, kind: str, *, cache_dir: str | Path, device: str = "cpu",
+                 progress: bool = False, **params: object) -> object:
+    """The output of one stage of ``config``'s graph: loaded from the cache, or computed with what it needs.
+
+    For example ``stage_output(config, "reconstructor", cache_dir=..., dataset=0, replicate=0,
+    condition="radiograph-lowdose@3000/unet")`` is the trained U-Net (trained now if the cache lacks it),
+    ``stage_output(config, "diagnostic", ..., dataset=0, replicate=0, task="classification")`` the classifier.
+    """
+    plan, context = stage_context(config, cache_dir, device=device, progress=progress)
+    return context.output(find_stage(plan, kind, **params).ref)
 
 
 def _log_notes(log_path: Path, notes: tuple[str, ...]) -> None:
