@@ -172,7 +172,7 @@ def test_errors_name_the_culprit() -> None:
         evaluate(table.drop(columns="condition"), attributes=["sex"])
     with pytest.raises(ValueError, match=r"unknown attribute 'race'.*\['attr_sex', 'attr_age_group'\]"):
         evaluate(table, attributes=["race"])
-    with pytest.raises(TypeError, match="sequence"):
+    with pytest.raises(ValueError, match="attributes: expected a sequence"):
         evaluate(table, attributes="sex")
     no_val = table[~((table["split"] == "val") & (table["target"] == "effusion"))]
     with pytest.raises(ValueError, match="split == 'val' and condition == 'original'.*effusion"):
