@@ -124,15 +124,14 @@ def evaluate(
     from reconfair.metrics.evaluate import OPTIONAL_TABLES
     from reconfair.metrics.replicates import write_seed_summaries
     from reconfair.metrics.schema import read_table
-    from reconfair.metrics.settings import THRESHOLD_POLICIES, EvaluationSettings
+    from reconfair.metrics.settings import EvaluationSettings
     from reconfair.metrics.uncertainty import evaluate_with_uncertainty
 
     try:
         settings = EvaluationSettings(
             attributes=tuple(a.strip() for a in attributes.split(",") if a.strip()),
             min_group_size=min_group_size, split=split,
-            threshold=threshold if threshold in THRESHOLD_POLICIES else _number(threshold, float),
-            patient_level=patient_level, bootstrap=_number(bootstrap, int), bootstrap_budget_s=bootstrap_budget,
+            threshold=threshold, patient_level=patient_level, bootstrap=bootstrap, bootstrap_budget_s=bootstrap_budget,
             seed=seed, adjust=adjust, family=family, alpha=alpha, group_auroc=group_auroc,
         )
         table = read_table(samples, scores=scores)
@@ -161,14 +160,6 @@ EVALUATE_OPTIONS = {
     "bootstrap_budget_s": "--bootstrap-budget", "seed": "--seed", "adjust": "--adjust", "family": "--family",
     "alpha": "--alpha", "group_auroc": "--bootstrap-group-auroc", "scores": "--scores",
 }
-
-
-def _number(text: str, kind: type) -> object:
-    """``kind(text)``, or ``text`` unchanged for EvaluationSettings to reject with its own message."""
-    try:
-        return kind(text)
-    except ValueError:
-        return text
 
 
 def _option_message(message: str) -> str:

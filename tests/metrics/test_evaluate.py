@@ -172,7 +172,7 @@ def test_errors_name_the_culprit() -> None:
         evaluate(table.drop(columns="condition"), attributes=["sex"])
     with pytest.raises(ValueError, match=r"unknown attribute 'race'.*\['attr_sex', 'attr_age_group'\]"):
         evaluate(table, attributes=["race"])
-    with pytest.raises(TypeError, match="sequence"):
+    with pytest.raises(ValueError, match="attributes: expected a sequence"):
         evaluate(table, attributes="sex")
     no_val = table[~((table["split"] == "val") & (table["target"] == "effusion"))]
     with pytest.raises(ValueError, match="split == 'val' and condition == 'original'.*effusion"):
@@ -203,3 +203,19 @@ def test_segmentation_only_without_optional_columns() -> None:
     assert result.performance["n"].dtype.kind == "i" and result.performance["value"].dtype.kind == "f"
     assert set(result.fairness["metric"]) == {"delta_dice", "ser"}
     assert "mitigation" not in result.fairness.columns
+
+
+def test_settings_or_keywords_give_the_same_tables() -> None:
+    from reconfair.metrics.settings import EvaluationSettings
+
+    table = _table()
+    settings = EvaluationSettings(attributes=("sex",), min_group_size=1, threshold="refit")
+    by_settings = evaluate(table, settings)
+    by_keywords = evaluate(table, attributes=["sex"], min_group_size=1, threshold="refit")
+    pd.testing.assert_frame_equal(by_settings.fairness, by_keywords.fairness)
+    with pytest.raises(TypeError, match="not both"):
+        evaluate(table, settings, split="test")
+    with pytest.raises(TypeError, match=r"unexpected keyword\(s\) \['bootstrap'\]"):
+        evaluate(table, attributes=["sex"], bootstrap=10)
+    with pytest.raises(ValueError, match="min_group_size: expected a positive integer"):
+        evaluate(table, attributes=["sex"], min_group_size=0)

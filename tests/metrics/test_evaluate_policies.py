@@ -61,7 +61,7 @@ def test_numeric_threshold_is_used_everywhere_and_rates_follow_it():
 
 @pytest.mark.parametrize("bad", ["fixed", -0.1, 1.5, True])
 def test_bad_threshold_policy_is_named(bad):
-    with pytest.raises(ValueError, match="threshold must be one of"):
+    with pytest.raises(ValueError, match="threshold: expected one of"):
         evaluate(_table(), attributes=["sex"], threshold=bad)
 
 

@@ -26,7 +26,7 @@ Examples
 1.0
 """
 
-from reconfair.metrics.evaluate import ORIGINAL, EvaluationTables, evaluate
+from reconfair.metrics.evaluate import EvaluationTables, evaluate
 from reconfair.metrics.fairness import (
     CLASSIFICATION_FAIRNESS,
     SEGMENTATION_FAIRNESS,
@@ -72,7 +72,6 @@ __all__ = [
     "SEGMENTATION_FAIRNESS",
     "evaluate",
     "EvaluationTables",
-    "ORIGINAL",
     "bootstrap_deltas",
     "attach_uncertainty",
     "evaluate_with_uncertainty",

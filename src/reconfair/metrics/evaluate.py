@@ -46,19 +46,31 @@ import pandas as pd
 from reconfair.metrics.fairness import CLASSIFICATION_FAIRNESS, SEGMENTATION_FAIRNESS
 from reconfair.metrics.groups import classification_groups, segmentation_groups
 from reconfair.metrics.schema import check_samples
+from reconfair.metrics.settings import EvaluationSettings
 from reconfair.metrics.task import auroc
 from reconfair.metrics.threshold import equal_error_threshold
+from reconfair.vocabulary import ORIGINAL
 
-__all__ = ["EvaluationTables", "evaluate", "ORIGINAL"]
+__all__ = [
+    "CONDITION_OPTIONAL",
+    "EVALUATE_FIELDS",
+    "OPTIONAL_TABLES",
+    "EvaluationTables",
+    "attribute_columns",
+    "attribute_values",
+    "describe_keys",
+    "evaluate",
+    "fit_thresholds",
+]
 
-ORIGINAL = "original"
-"""Condition name of the clean images: the reference for thresholds and deltas."""
 RUN_OPTIONAL = ("seed", "replicate")
 CONDITION_OPTIONAL = ("recon", "degradation", "level", "mitigation")
+"""Optional per-condition columns, carried into every table (and every key of a condition) when present."""
+EVALUATE_FIELDS = ("attributes", "min_group_size", "split", "threshold")
+"""The fields of :class:`~reconfair.metrics.settings.EvaluationSettings` that the point estimates use."""
 IMAGE_QUALITY = ("psnr", "ssim", "nrmse")
 ATTR_PREFIX = "attr_"
 INTERSECTION = "×"
-THRESHOLD_POLICIES = ("fixed-validation", "refit")
 PERFORMANCE_COLUMNS = ("metric", "value", "n", "n_excluded", "threshold", "reason")
 COUNT_COLUMNS = ("n", "n_unlabelled", "n_pos", "n_neg", "tp", "fp", "tn", "fn")
 FAIRNESS_COLUMNS = (
@@ -165,16 +177,6 @@ def fit_thresholds(
         except ValueError as err:
             raise ValueError(f"val/{condition} rows of {describe_keys(keys)}: {err}") from err
     return thresholds
-
-
-def _check_threshold_policy(threshold: str | float) -> str | float:
-    if isinstance(threshold, str) and threshold in THRESHOLD_POLICIES:
-        return threshold
-    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool) and 0.0 <= float(threshold) <= 1.0:
-        return float(threshold)
-    raise ValueError(
-        f"threshold must be one of {THRESHOLD_POLICIES} or a number in [0, 1], got {threshold!r}"
-    )
 
 
 def _finite_mean(values: pd.Series) -> tuple[float, int, int]:
@@ -317,14 +319,7 @@ def _run_threshold(
     return float(policy)
 
 
-def evaluate(
-    samples: pd.DataFrame,
-    *,
-    attributes: Sequence[str],
-    min_group_size: int = 10,
-    split: str = "test",
-    threshold: str | float = "fixed-validation",
-) -> EvaluationTables:
+def evaluate(samples: pd.DataFrame, settings: EvaluationSettings | None = None, **fields: Any) -> EvaluationTables:
     """Point estimates of task performance, image quality and fairness.
 
     Parameters
@@ -335,6 +330,13 @@ def evaluate(
         ``y_true, y_score`` for classification, ``dice`` for segmentation;
         optionally ``psnr, ssim, nrmse``, ``recon, degradation, level,
         mitigation, seed`` and ``attr_<name>`` columns.
+    settings : EvaluationSettings, optional
+        The evaluation's settings; this function reads the fields of
+        :data:`EVALUATE_FIELDS` below (the others are the uncertainty
+        layer's, :func:`~reconfair.metrics.uncertainty.evaluate_with_uncertainty`).
+    **fields
+        Instead of ``settings``, those fields as keywords (shorthand for
+        ``evaluate(samples, EvaluationSettings(**fields))``, validated there):
     attributes : sequence of str
         Sensitive attributes to group by, as ``"sex"`` or ``"attr_sex"``;
         an intersection joins names with ``×`` or ``*`` (``"sex×age_group"``),
@@ -360,9 +362,12 @@ def evaluate(
     Raises
     ------
     ValueError
-        A required column is missing, an attribute is unknown, a run has no
-        val/original rows to fit its threshold (or they lack a class), or no
-        ``split`` rows of condition ``"original"`` to compare against.
+        A bad setting (naming the field), a required column is missing, an
+        attribute is unknown, a run has no val/original rows to fit its
+        threshold (or they lack a class), or no ``split`` rows of condition
+        ``"original"`` to compare against.
+    TypeError
+        Both ``settings`` and keywords, or a keyword outside :data:`EVALUATE_FIELDS`.
 
     Examples
     --------
@@ -379,9 +384,10 @@ def evaluate(
     >>> tables.fairness.query("metric == 'dp'")[["condition", "value", "delta"]].to_dict("list")
     {'condition': ['noisy', 'original'], 'value': [0.0, 1.0], 'delta': [-1.0, 0.0]}
     """
+    settings = _settings(settings, fields)
     check_samples(samples)
-    policy = _check_threshold_policy(threshold)
-    columns_of = attribute_columns(samples, attributes)
+    policy, split, min_group_size = settings.threshold, settings.split, settings.min_group_size
+    columns_of = attribute_columns(samples, settings.attributes)
     run_keys = ["dataset", "task", "target", *(c for c in RUN_OPTIONAL if c in samples.columns)]
     condition_keys = ["condition", *(c for c in CONDITION_OPTIONAL if c in samples.columns)]
     for column in [*run_keys, "condition", "split"]:
@@ -432,3 +438,18 @@ def evaluate(
     fair = _add_deltas(fair.drop(columns="threshold"), [*run_keys, "attribute", "metric"])
     fair = fair[[*ident_columns, *FAIRNESS_COLUMNS]]
     return EvaluationTables(performance=perf, groups=group_frame, fairness=fair)
+
+
+def _settings(settings: EvaluationSettings | None, fields: dict[str, Any]) -> EvaluationSettings:
+    """``settings``, or the settings the keywords of :func:`evaluate` describe."""
+    unknown = sorted(set(fields) - set(EVALUATE_FIELDS))
+    if unknown:
+        raise TypeError(f"evaluate() got unexpected keyword(s) {unknown}; it takes an EvaluationSettings or the "
+                        f"keywords {list(EVALUATE_FIELDS)}")
+    if settings is None:
+        return EvaluationSettings(**fields)
+    if fields:
+        raise TypeError("evaluate() takes an EvaluationSettings or keywords, not both")
+    if not isinstance(settings, EvaluationSettings):
+        raise TypeError(f"settings must be an EvaluationSettings, got {type(settings).__name__}")
+    return settings

@@ -12,14 +12,14 @@ EODD per lambda beside the unmitigated reference.
 Examples
 --------
 >>> import pandas as pd
->>> perf = pd.DataFrame({"dataset": "d", "task": "classification", "condition": ["c/unet", "c/unet+eodd:1"] * 2,
+>>> perf = pd.DataFrame({"dataset": "d", "task": "classification", "condition": ["c@1/unet", "c@1/unet+eodd:1"] * 2,
 ...     "recon": "unet", "degradation": "c", "level": 1.0, "mitigation": ["none", "eodd:1"] * 2,
 ...     "target": ["macro", "macro", "x", "x"], "metric": ["auroc", "auroc", "psnr", "psnr"],
 ...     "value": [0.9, 0.88, 30.0, 29.0]})
->>> fair = pd.DataFrame({"dataset": "d", "task": "classification", "condition": ["c/unet", "c/unet+eodd:1"],
+>>> fair = pd.DataFrame({"dataset": "d", "task": "classification", "condition": ["c@1/unet", "c@1/unet+eodd:1"],
 ...     "recon": "unet", "degradation": "c", "level": 1.0, "mitigation": ["none", "eodd:1"], "target": "x",
 ...     "attribute": "sex", "metric": "eodd", "value": [0.2, 0.1], "delta": [0.05, -0.05]})
->>> sweep = lambda_sweep(perf, fair, selected={"c/unet+eodd:1"})
+>>> sweep = lambda_sweep(perf, fair, selected={"c@1/unet+eodd:1"})
 >>> sweep[["mitigation_kind", "lam", "psnr", "auroc", "eodd", "delta_eodd", "selected"]].values.tolist()
 [['none', nan, 30.0, 0.9, 0.2, 0.05, False], ['eodd', 1.0, 29.0, 0.88, 0.1, -0.05, True]]
 """
@@ -33,7 +33,7 @@ import pandas as pd
 
 from reconfair.metrics.settings import EvaluationSettings
 from reconfair.metrics.uncertainty import CONTROL, UNMITIGATED, resolve_bootstrap
-from reconfair.vocabulary import MITIGATION_KINDS, parse_mitigation
+from reconfair.vocabulary import MITIGATION_KINDS, NONE, parse_mitigation
 
 __all__ = ["EFFECT_COLUMNS", "SWEEP_COLUMNS", "lambda_sweep", "mitigation_effects"]
 
@@ -64,7 +64,7 @@ def mitigation_effects(samples: pd.DataFrame, settings: EvaluationSettings, *, a
     """
     from reconfair.metrics.aggregate import aggregate_patients
 
-    if ("mitigation" not in samples.columns or (samples["mitigation"] == "none").all()
+    if ("mitigation" not in samples.columns or (samples["mitigation"] == NONE).all()
             or settings.bootstrap == 0):
         return pd.DataFrame(columns=list(EFFECT_COLUMNS))
     if against not in (UNMITIGATED, CONTROL):
@@ -87,7 +87,7 @@ def lambda_sweep(performance: pd.DataFrame, fairness: pd.DataFrame, *, selected:
         return pd.DataFrame(columns=list(SWEEP_COLUMNS))
     keys = ["dataset", "degradation", "level", "recon"]
     perf = performance.loc[performance["task"] == "classification"]
-    mitigated = perf.loc[perf["mitigation"] != "none", keys].drop_duplicates()
+    mitigated = perf.loc[perf["mitigation"] != NONE, keys].drop_duplicates()
     if mitigated.empty:
         return pd.DataFrame(columns=list(SWEEP_COLUMNS))
     perf = perf.merge(mitigated, on=keys)

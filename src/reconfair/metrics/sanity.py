@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from reconfair.metrics.task import auroc
+from reconfair.vocabulary import ORIGINAL
 
 __all__ = ["MIN_SCORE_SD", "CHANCE_AUROC", "MIN_DICE", "MODEL_COLUMNS", "model_sanity", "sanity_notes"]
 
@@ -35,7 +36,6 @@ MIN_SCORE_SD = 0.02
 CHANCE_AUROC = 0.55
 MIN_DICE = 0.1
 MODEL_COLUMNS = ("metric", "val_value", "val_n", "score_sd", "split_used", "status", "reason")
-_ORIGINAL = "original"
 
 
 def model_sanity(samples: pd.DataFrame) -> pd.DataFrame:
@@ -46,7 +46,7 @@ def model_sanity(samples: pd.DataFrame) -> pd.DataFrame:
     (``ok`` or ``uninformative``) and ``reason``.
     """
     keys = ["dataset", "task", "target", *(c for c in ("seed", "replicate") if c in samples.columns)]
-    original = samples.loc[samples["condition"] == _ORIGINAL]
+    original = samples.loc[samples["condition"] == ORIGINAL]
     rows = []
     for key, run in original.groupby(keys, sort=True):
         part, used = run.loc[run["split"] == "val"], "val"

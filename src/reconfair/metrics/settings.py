@@ -13,6 +13,8 @@ Examples
 (200, 'metric', 0.05)
 >>> settings.family_columns
 ('dataset', 'task', 'attribute', 'metric')
+>>> EvaluationSettings(threshold="0.5", bootstrap="auto").threshold  # text from the command line
+0.5
 >>> EvaluationSettings(alpha=1.5)
 Traceback (most recent call last):
 ...
@@ -62,7 +64,8 @@ class EvaluationSettings:
     split : str
         Rows the metrics are computed on.
     threshold : "fixed-validation", "refit" or float
-        The decision threshold policy (``docs/statistics.md``).
+        The decision threshold policy (``docs/statistics.md``); a number may
+        be given as text (``"0.5"``), as may ``bootstrap``.
     patient_level : bool
         Collapse to one row per patient first (median score, mean Dice).
     bootstrap : int or "auto"
@@ -110,6 +113,11 @@ class EvaluationSettings:
         object.__setattr__(self, "attributes", tuple(str(a) for a in self.attributes))
         if isinstance(self.family, Sequence) and not isinstance(self.family, str):
             object.__setattr__(self, "family", tuple(str(c) for c in self.family))
+        # numbers written as text (the command line's --threshold 0.5, --bootstrap 200) are numbers
+        if isinstance(self.threshold, str) and self.threshold not in THRESHOLD_POLICIES:
+            object.__setattr__(self, "threshold", _from_text(self.threshold, float))
+        if isinstance(self.bootstrap, str) and self.bootstrap != AUTO:
+            object.__setattr__(self, "bootstrap", _from_text(self.bootstrap, int))
         _positive_int("min_group_size", self.min_group_size)
         if not isinstance(self.split, str) or not self.split:
             raise ValueError(f"split: expected a split name such as 'test', got {self.split!r}")
@@ -174,6 +182,14 @@ class EvaluationSettings:
             "family", "alpha", "power", "min_valid_fraction")}
         return cls(attributes=tuple(attributes), seed=int(seed), group_auroc=bool(evaluation.bootstrap_group_auroc),
                    **fields)
+
+
+def _from_text(text: str, kind: type) -> Any:
+    """``kind(text)``, or ``text`` unchanged for the field's check to reject with its message."""
+    try:
+        return kind(text.strip())
+    except ValueError:
+        return text
 
 
 def _positive_int(name: str, value: Any) -> None:

@@ -55,11 +55,11 @@ from reconfair.metrics.bootstrap import GROUP_AUROC_METRICS, PairedReplicates, p
 from reconfair.metrics.bootstrap_segmentation import paired_dice_replicates
 from reconfair.metrics.evaluate import (
     CONDITION_OPTIONAL,
-    ORIGINAL,
     EvaluationTables,
     attribute_columns,
     attribute_values,
     describe_keys,
+    evaluate,
     fit_thresholds,
 )
 from reconfair.metrics.families import (
@@ -73,8 +73,11 @@ from reconfair.metrics.replicates import REPLICATE, combine_replicates, pool_rep
 from reconfair.metrics.schema import check_samples
 from reconfair.metrics.sanity import model_sanity, sanity_notes
 from reconfair.metrics.settings import AUTO, EvaluationSettings
+from reconfair.vocabulary import CONTROL as CONTROL_MITIGATION
+from reconfair.vocabulary import NONE, ORIGINAL, parse_condition
 
-__all__ = ["bootstrap_deltas", "attach_uncertainty", "evaluate_with_uncertainty", "UNCERTAINTY_COLUMNS"]
+__all__ = ["AGAINST", "CONTROL", "CONTROL_MITIGATION", "UNCERTAINTY_COLUMNS", "UNMITIGATED", "attach_uncertainty",
+           "bootstrap_deltas", "evaluate_with_uncertainty", "resolve_bootstrap"]
 
 UNCERTAINTY_COLUMNS = ("se", "ci_low", "ci_high", "p_value", "p_adjusted", "n_boot_valid", "n_boot", "test",
                        "p_floor", "uncertainty_reason", "family", "family_size", "significant", "mdc", "mdc_family",
@@ -84,11 +87,12 @@ PATIENT_COLUMN = "patient_id"
 RUN_KEYS = ("dataset", "task", "seed")
 """A classification run: one diagnostic model's output (per replicate); ``seed`` when the table has it."""
 UNMITIGATED = "unmitigated"
+"""``against="unmitigated"``: each mitigated condition minus the same reconstructor without mitigation."""
 CONTROL = "control"
+"""``against="control"``: each mitigation minus the same reconstructor's control fine-tuning
+(:data:`reconfair.vocabulary.CONTROL`, re-exported here as ``CONTROL_MITIGATION`` for the engine)."""
 AGAINST = (ORIGINAL, UNMITIGATED, CONTROL)
-NO_MITIGATION = "none"
-CONTROL_MITIGATION = "finetune"
-"""The mitigation label of the control: the same fine-tuning with no mitigation."""
+"""The references a delta can be taken against (:func:`bootstrap_deltas`)."""
 
 
 def _wide(part: pd.DataFrame, targets: list[Any]) -> pd.DataFrame:
@@ -327,13 +331,13 @@ def _reference(ident: dict[str, Any], against: str, *, present: set[str]) -> str
     """The condition ``ident`` is compared with, or ``None`` when it is not tested (or its control is not run)."""
     if against == ORIGINAL:
         return None if ident["condition"] == ORIGINAL else ORIGINAL
-    mitigation = ident.get("mitigation", NO_MITIGATION)
-    if mitigation == NO_MITIGATION or (against == CONTROL and mitigation == CONTROL_MITIGATION):
+    mitigation = ident.get("mitigation", NONE)
+    if mitigation == NONE or (against == CONTROL and mitigation == CONTROL_MITIGATION):
         return None
-    base = str(ident["condition"]).rsplit("+", 1)[0]
+    name = parse_condition(ident["condition"])
     if against == UNMITIGATED:
-        return base
-    control = f"{base}+{CONTROL_MITIGATION}"
+        return name.unmitigated
+    control = str(replace(name, mitigation=CONTROL_MITIGATION))
     return control if control in present else None
 
 
@@ -442,13 +446,11 @@ def evaluate_with_uncertainty(samples: pd.DataFrame, settings: EvaluationSetting
     and ``replicates_*`` the per-replicate ones.
     """
     from reconfair.metrics.aggregate import aggregate_patients
-    from reconfair.metrics.evaluate import evaluate
 
     if not isinstance(settings, EvaluationSettings):
         raise TypeError(f"settings must be an EvaluationSettings, got {type(settings).__name__}")
     rows = aggregate_patients(samples) if settings.patient_level else samples
-    tables = evaluate(rows, attributes=settings.attributes, min_group_size=settings.min_group_size,
-                      split=settings.split, threshold=settings.threshold)
+    tables = evaluate(rows, settings)
     per_replicate: tuple[pd.DataFrame | None, pd.DataFrame | None] = (None, None)
     if REPLICATE in rows.columns and rows[REPLICATE].nunique() > 1:
         per_replicate = (tables.performance, tables.fairness)

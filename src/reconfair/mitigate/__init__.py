@@ -9,14 +9,13 @@ loop; see :mod:`reconfair.mitigate.objective` for the losses and
 from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures, gradient_reversal
 from reconfair.mitigate.finetune import HoldoutScore, finetune, holdout_split, score_on_holdout
 from reconfair.mitigate.groups import group_codes, reweighting_weights
-from reconfair.mitigate.objective import KINDS, MitigatedNetwork, MitigationLoss, freeze
+from reconfair.mitigate.objective import MitigatedNetwork, MitigationLoss, freeze
 from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
 
 __all__ = [
     "BiasPredictor",
     "ClassifierFeatures",
     "HoldoutScore",
-    "KINDS",
     "MitigatedNetwork",
     "MitigationLoss",
     "SoftEqualizedOdds",

@@ -25,10 +25,11 @@ from reconfair.metrics.groups import classification_groups
 from reconfair.metrics.image import psnr
 from reconfair.metrics.threshold import equal_error_threshold
 from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures
-from reconfair.mitigate.groups import group_codes, reweighting_weights
-from reconfair.mitigate.objective import WEIGHTED, MitigatedNetwork, MitigationLoss, freeze, sample_info
+from reconfair.mitigate.groups import attribute_groups, group_codes, reweighting_weights
+from reconfair.mitigate.objective import MitigatedNetwork, MitigationLoss, freeze, sample_info
 from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
 from reconfair.config.mitigation import MitigationSpec
+from reconfair.vocabulary import WEIGHTED_KINDS
 from reconfair.seeding import numpy_generator, sample_generators, seeded_torch_global
 from reconfair.training import fit
 
@@ -105,9 +106,9 @@ def finetune(
     if spec.kind == "eodd":
         fairness = SoftEqualizedOdds(len(classifier.targets), temperature=spec.temperature,
                                      momentum=spec.momentum, reduce=spec.reduce)
-    loss = MitigationLoss(method.make_loss(seed_parts), kind=spec.kind, weight=spec.weight if spec.kind in WEIGHTED
-                          else 0.0, classifier=freeze(classifier.network), n_labels=len(classifier.targets),
-                          fairness=fairness)
+    weight = spec.weight if spec.kind in WEIGHTED_KINDS else 0.0
+    loss = MitigationLoss(method.make_loss(seed_parts), kind=spec.kind, weight=weight,
+                          classifier=freeze(classifier.network), n_labels=len(classifier.targets), fairness=fairness)
     batch = int(recon.spec["batch_size"])
 
     def degraded_for_epoch(epoch: int) -> torch.Tensor:
@@ -184,6 +185,4 @@ def _positions(train: SampleSet, part: SampleSet) -> np.ndarray:
 
 
 def _attribute(table: pd.DataFrame, attribute: str) -> np.ndarray:
-    from reconfair.mitigate.groups import _column
-
-    return _column(table, attribute).to_numpy()
+    return attribute_groups(table, attribute).to_numpy()

@@ -23,13 +23,21 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["group_codes", "reweighting_weights", "UNKNOWN_GROUP"]
+__all__ = ["attribute_groups", "group_codes", "reweighting_weights", "UNKNOWN_GROUP"]
 
 UNKNOWN_GROUP = "unknown"
 CONTINUOUS = ("age",)
 
 
-def _column(table: pd.DataFrame, attribute: str) -> pd.Series:
+def attribute_groups(table: pd.DataFrame, attribute: str) -> pd.Series:
+    """Each row's group of a categorical ``attribute`` (column ``attr_<attribute>``), missing as ``unknown``.
+
+    ``ValueError`` for a continuous attribute (``age``: use ``age_group``) or
+    a column the table lacks (naming the attributes it has).
+
+    >>> attribute_groups(pd.DataFrame({"attr_sex": ["F", None, ""]}), "sex").tolist()
+    ['F', 'unknown', 'unknown']
+    """
     if attribute in CONTINUOUS:
         raise ValueError(f"mitigation attribute {attribute!r} is continuous; use its groups, e.g. 'age_group'")
     column = f"attr_{attribute}"
@@ -47,7 +55,7 @@ def group_codes(table: pd.DataFrame, attributes: Sequence[str]) -> tuple[np.ndar
         raise ValueError("a mitigation needs at least one sensitive attribute")
     codes, groups = [], {}
     for attribute in attributes:
-        values = _column(table, attribute)
+        values = attribute_groups(table, attribute)
         names = tuple(sorted(values.unique()))
         lookup = {name: i for i, name in enumerate(names)}
         codes.append(values.map(lookup).to_numpy(dtype=np.int64))

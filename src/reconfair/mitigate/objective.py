@@ -27,18 +27,15 @@ from typing import Any
 
 import torch
 
-from reconfair.vocabulary import CONTROL as CONTROL_MITIGATION
-from reconfair.vocabulary import MITIGATION_KINDS, WEIGHTED_KINDS
+from reconfair.vocabulary import CONTROL, MITIGATION_KINDS, NONE, WEIGHTED_KINDS
 from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures, gradient_reversal
 from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
 
-__all__ = ["KINDS", "MitigatedNetwork", "MitigationLoss", "freeze"]
+__all__ = ["PLAIN_LOSS", "TRAINED_KINDS", "MitigatedNetwork", "MitigationLoss", "freeze", "sample_info"]
 
-KINDS = MITIGATION_KINDS
-"""Every mitigation kind, in the order tables list them (``CONTROL_MITIGATION`` is ``"finetune"``)."""
-WEIGHTED = WEIGHTED_KINDS
-"""Kinds with a weight lambda."""
-PLAIN_LOSS = (CONTROL_MITIGATION, "reweighting")
+TRAINED_KINDS = tuple(kind for kind in MITIGATION_KINDS if kind != NONE)
+"""The kinds :class:`MitigationLoss` fine-tunes with (every kind of :mod:`reconfair.vocabulary` but ``none``)."""
+PLAIN_LOSS = (CONTROL, "reweighting")
 """Kinds trained on the reconstructor's own loss (``finetune``: the control, the same training, no mitigation)."""
 
 
@@ -85,9 +82,9 @@ class MitigationLoss:
         self, base: Any, *, kind: str, weight: float = 0.0, classifier: torch.nn.Module | None = None,
         n_labels: int = 0, fairness: SoftEqualizedOdds | None = None,
     ) -> None:
-        if kind not in KINDS[1:]:
-            raise ValueError(f"mitigation kind must be one of {', '.join(KINDS[1:])}, got {kind!r}")
-        if kind in WEIGHTED and classifier is None:
+        if kind not in TRAINED_KINDS:
+            raise ValueError(f"mitigation kind must be one of {', '.join(TRAINED_KINDS)}, got {kind!r}")
+        if kind in WEIGHTED_KINDS and classifier is None:
             raise ValueError(f"the {kind} mitigation needs the frozen diagnostic classifier")
         if kind == "eodd" and fairness is None:
             raise ValueError("the eodd mitigation needs its SoftEqualizedOdds penalty")

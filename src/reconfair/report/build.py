@@ -27,6 +27,7 @@ from reconfair.report.rundata import RunData, load_run
 from reconfair.report.summary import SYNTHETIC_NOTICE, summary_frame, write_summary
 from reconfair.report.tables import report_tables, write_tables
 from reconfair.report.verdict import family_banners, family_line, findings, model_banners, no_finding_text
+from reconfair.vocabulary import ORIGINAL
 
 NO_MITIGATION = "no mitigation configured: the run wrote no metrics/mitigation.csv or metrics/lambda_sweep.csv"
 EMPTY_MITIGATION = "no mitigation results: metrics/mitigation.csv and metrics/lambda_sweep.csv have no rows"
@@ -111,7 +112,7 @@ def _figures(run: RunData, *, datasets: list[str], attributes: list[str], order:
         "is the original images' value.",
         tuple(plot_quality_and_task(perf, dataset=d, out_dir=out, recons=recon_order(mine(d))) for d in datasets))]
     distribution: tuple[Path, ...] = ()
-    if not fair[fair["condition"] != "original"].empty:
+    if not fair[fair["condition"] != ORIGINAL].empty:
         distribution = (plot_bias_distribution(fair, datasets=datasets, attributes=attributes, out_dir=out),)
     entries.append(FigureEntry(
         "2", "Distribution of bias change by attribute",

@@ -14,9 +14,10 @@ import numpy as np
 import pandas as pd
 
 from reconfair.report.evidence import clear_undefined, significance
-from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL, recon_order, severity_order
+from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, recon_order, severity_order
 from reconfair.report.rundata import unmitigated
 from reconfair.report.style import GREY, PALETTE, SIGNIFICANCE, color_for, pyplot, save
+from reconfair.vocabulary import ORIGINAL
 
 
 def main_fairness(fairness: pd.DataFrame, dataset: str, task: str) -> pd.DataFrame:

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from reconfair.report.labels import RECON_NAMES, level_label, split_condition
+from reconfair.report.labels import RECON_NAMES, level_label
 from reconfair.report.style import PALETTE, pyplot, save
+from reconfair.vocabulary import NONE, ORIGINAL, parse_condition
 
 TRUTH_COLOUR, PREDICTED_COLOUR = PALETTE[2], PALETTE[1]
 
@@ -24,14 +25,15 @@ def column_title(column: str) -> str:
     >>> column_title("radiograph-lowdose@3000/degraded"), column_title("mri-undersampling@8/unet")
     ('degraded\\n3,000 photons', 'U-Net\\n8× acceleration')
     """
-    if column == "original":
+    if column == ORIGINAL:
         return "clean"
-    degradation, level, recon, mitigation = split_condition(column)
+    parsed = parse_condition(column)
+    recon = parsed.recon
     name = "degraded" if recon == "degraded" else RECON_NAMES.get(recon, recon)
     name = name.replace(" (identity)", "") if recon == "identity" else name
-    if mitigation != "none":
-        name += f" + {mitigation}"
-    return f"{name}\n{level_label(degradation, level)}"
+    if parsed.mitigation != NONE:
+        name += f" + {parsed.mitigation}"
+    return f"{name}\n{level_label(parsed.operator, parsed.level)}"
 
 
 def plot_examples(arrays: dict[str, np.ndarray], *, dataset: str, out_dir: str | Path) -> Path:

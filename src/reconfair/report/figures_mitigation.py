@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reconfair.vocabulary import NONE
 from reconfair.vocabulary import parse_mitigation as parse_label
 from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ci, signed
 from reconfair.report.style import GREY, color_for, pyplot, save, significant
@@ -84,13 +85,13 @@ def plot_lambda_tradeoff(sweep: pd.DataFrame, *, out_dir: str | Path) -> Path:
     if sweep.empty:
         raise ValueError("lambda sweep table has no rows")
     groups = list(sweep.groupby(["dataset", "degradation", "level", "recon", "attribute"], sort=True))
-    kinds = sorted(k for k in sweep["mitigation_kind"].unique() if k != "none")
+    kinds = sorted(k for k in sweep["mitigation_kind"].unique() if k != NONE)
     with pyplot() as plt:
         fig, axes = plt.subplots(len(groups), 2, figsize=(7.2, 2.4 * len(groups)), squeeze=False)
         for r, ((dataset, degradation, level, recon, attribute), part) in enumerate(groups):
             for c, quality in enumerate(("psnr", "auroc")):
                 ax = axes[r, c]
-                reference = part[part["mitigation_kind"] == "none"]
+                reference = part[part["mitigation_kind"] == NONE]
                 ax.plot(reference["eodd"], reference[quality], "x", color="black", markersize=6,
                         label="unmitigated")
                 for kind in kinds:

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reconfair.report.labels import LEVEL_AXES, METRIC_NAMES, ORIGINAL
+from reconfair.report.labels import LEVEL_AXES, METRIC_NAMES
 from reconfair.report.rundata import unmitigated
 from reconfair.report.style import GREY, color_for, pyplot, save
+from reconfair.vocabulary import NONE, ORIGINAL
 
 
 def task_rows(performance: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -33,7 +34,7 @@ def plot_quality_and_task(performance: pd.DataFrame, *, dataset: str, out_dir: s
         raise ValueError(f"no performance rows for data set {dataset!r}")
     task_metrics = [m for m in ("auroc", "dice") if m in set(rows["metric"])]
     panels = ["psnr", "ssim", *task_metrics]
-    operators = list(dict.fromkeys(d for d in rows["degradation"] if d != "none"))
+    operators = list(dict.fromkeys(d for d in rows["degradation"] if d != NONE))
     found = list(dict.fromkeys(rows.loc[rows["condition"] != ORIGINAL, "recon"]))
     recons = [r for r in (recons or []) if r in found] + [r for r in found if r not in (recons or [])]
     with pyplot() as plt:

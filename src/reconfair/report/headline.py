@@ -40,9 +40,10 @@ from reconfair.report.evidence import (
     ci_of, clear_undefined, detectable, flag_for, model_flags, p_of, significance, uninformative_mask,
 )
 from reconfair.report.labels import (
-    FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL, TASK_METRIC, condition_label, number, signed,
+    FAIRNESS_METRIC, METRIC_NAMES, TASK_METRIC, condition_label, number, signed,
 )
 from reconfair.report.style import SIGNIFICANCE
+from reconfair.vocabulary import ORIGINAL
 
 NO_VERDICT = "model uninformative: no verdict"
 """Said of a target whose diagnostic model metrics/models.csv flags as uninformative (never 'stable')."""

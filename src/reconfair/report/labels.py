@@ -4,8 +4,8 @@
 'U-Net at 3,000 photons'
 >>> condition_label("mri-undersampling@8/zero-filled+eodd:0.316")
 'zero-filled at 8× acceleration, with equalized-odds loss (λ = 0.316)'
->>> condition_label("original")
-'original images'
+>>> condition_label("original"), condition_label("radiograph-lowdose@1e+06/unet+finetune")
+('original images', 'U-Net at 1,000,000 photons, with control fine-tuning (no mitigation)')
 >>> signed(-0.0042), ci(-0.0104, 0.0021), p_text(0.0123)
 ('−0.004', '[−0.010, 0.002]', 'p_adj = 0.012')
 """
@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import math
 
-ORIGINAL = "original"
+from reconfair.vocabulary import CONTROL, NONE, ORIGINAL, parse_condition, parse_mitigation
+
 RECON_NAMES = {
     "unet": "U-Net",
     "pix2pix": "Pix2Pix",
@@ -24,7 +25,7 @@ RECON_NAMES = {
     "fbp": "FBP",
 }
 MITIGATION_NAMES = {
-    "finetune": "control fine-tuning (no mitigation)",
+    CONTROL: "control fine-tuning (no mitigation)",
     "reweighting": "reweighting",
     "eodd": "equalized-odds loss",
     "adversarial": "adversarial debiasing",
@@ -44,20 +45,6 @@ METRIC_NAMES = {
 MINUS = "\u2212"
 
 
-def split_condition(name: str) -> tuple[str, float, str, str]:
-    """``(degradation, level, recon, mitigation)`` of a condition name (``none`` parts for the original).
-
-    >>> split_condition("radiograph-lowdose@3000/unet+reweighting")
-    ('radiograph-lowdose', 3000.0, 'unet', 'reweighting')
-    """
-    if name == ORIGINAL:
-        return "none", math.nan, "none", "none"
-    base, _, mitigation = name.partition("+")
-    operator, _, rest = base.partition("@")
-    level, _, recon = rest.partition("/")
-    return operator, float(level), recon, mitigation or "none"
-
-
 def recon_order(conditions: list[str]) -> list[str]:
     """Reconstructor labels in the order of ``conditions`` (one colour each, in every figure).
 
@@ -68,7 +55,7 @@ def recon_order(conditions: list[str]) -> list[str]:
     for name in conditions:
         if name != ORIGINAL:
             try:
-                recon = split_condition(name)[2]
+                recon = parse_condition(name).recon
             except ValueError:
                 continue
             if recon not in out:
@@ -88,11 +75,18 @@ def level_label(degradation: str, level: float) -> str:
     return f"{level:,.0f} photons" if photons else f"{level:g}× acceleration"
 
 
-def mitigation_label(mitigation: str) -> str:
-    """``"eodd:0.316"`` -> ``"equalized-odds loss (λ = 0.316)"``; unknown kinds are kept as written."""
-    kind, _, weight = mitigation.partition(":")
+def mitigation_words(mitigation: str) -> str:
+    """``"eodd:0.316"`` -> ``"equalized-odds loss (λ = 0.316)"``; a label outside the vocabulary is kept as written.
+
+    >>> mitigation_words("eodd:0.316"), mitigation_words("reweighting"), mitigation_words("custom")
+    ('equalized-odds loss (λ = 0.316)', 'reweighting', 'custom')
+    """
+    try:
+        kind, weight = parse_mitigation(mitigation)
+    except ValueError:
+        return mitigation
     name = MITIGATION_NAMES.get(kind, kind)
-    return f"{name} (λ = {weight})" if weight else name
+    return name if math.isnan(weight) else f"{name} (λ = {weight:g})"
 
 
 def condition_label(name: str) -> str:
@@ -100,11 +94,11 @@ def condition_label(name: str) -> str:
     if name == ORIGINAL:
         return "original images"
     try:
-        degradation, level, recon, mitigation = split_condition(name)
+        parsed = parse_condition(name)
     except ValueError:
         return name
-    text = f"{RECON_NAMES.get(recon, recon)} at {level_label(degradation, level)}"
-    return text if mitigation == "none" else f"{text}, with {mitigation_label(mitigation)}"
+    text = f"{RECON_NAMES.get(parsed.recon, parsed.recon)} at {level_label(parsed.operator, parsed.level)}"
+    return text if parsed.mitigation == NONE else f"{text}, with {mitigation_words(parsed.mitigation)}"
 
 
 def severity_order(degradation: str, levels: list[float]) -> list[float]:

@@ -28,9 +28,10 @@ import numpy as np
 import pandas as pd
 
 from reconfair.report.evidence import ci_of, clear_undefined, flag_for, model_flags, p_of, significance
-from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL, condition_label, number, signed
+from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, condition_label, number, signed
 from reconfair.report.replicates import replicate_count
 from reconfair.report.style import PALETTE, SIGNIFICANCE
+from reconfair.vocabulary import ORIGINAL
 
 RISE, FALL = PALETTE[3], PALETTE[0]  # vermillion, blue
 STRENGTH = 0.6

@@ -30,8 +30,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL
+from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES
 from reconfair.report.style import GREY, pyplot, save
+from reconfair.vocabulary import ORIGINAL
 
 KEYS = ("dataset", "task", "target", "condition", "attribute", "metric")
 """The columns that identify one change (the condition name holds recon, degradation, level, mitigation)."""

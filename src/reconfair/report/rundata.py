@@ -22,8 +22,8 @@ import pandas as pd
 import yaml
 
 from reconfair.report.evidence import clear_undefined
-from reconfair.report.labels import ORIGINAL, split_condition
 from reconfair.report.style import SIGNIFICANCE
+from reconfair.vocabulary import NONE, ORIGINAL, parse_condition
 
 REQUIRED = ("samples.parquet", "metrics/performance.csv", "metrics/fairness.csv")
 OPTIONAL = {"mitigation": "mitigation.csv", "lambda_sweep": "lambda_sweep.csv", "models": "models.csv",
@@ -121,16 +121,17 @@ def order_conditions(conditions: Sequence[str], config: dict[str, Any]) -> list[
         if name == ORIGINAL:
             return (0,)
         try:
-            operator, level, recon, mitigation = split_condition(name)
+            parsed = parse_condition(name)
         except ValueError:
             return (3, name)
+        operator, level, recon, mitigation = parsed.operator, parsed.level, parsed.recon, parsed.mitigation
         op_rank = operators.index(operator) if operator in operators else len(operators)
         known = levels.get(operator, [])
         level_rank = known.index(level) if level in known else len(known)
         # baselines are named by their method (identity, zero-filled, fbp), listed as "baseline" in configs
         recon_rank = recons.index(recon) if recon in recons else (
             recons.index("baseline") if "baseline" in recons else -1)
-        return (1, op_rank, operator, level_rank, level, recon_rank, recon, mitigation != "none", mitigation)
+        return (1, op_rank, operator, level_rank, level, recon_rank, recon, mitigation != NONE, mitigation)
 
     return sorted(dict.fromkeys(conditions), key=key)
 
@@ -215,5 +216,21 @@ def _examples(folder: Path) -> dict[str, dict[str, np.ndarray]]:
 
 
 def unmitigated(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows of conditions without a bias mitigation (names without ``+``)."""
-    return table[~table["condition"].astype(str).str.contains("+", regex=False)]
+    """Rows of conditions without a bias mitigation (``original``, ``operator@level/recon``).
+
+    A name outside the condition grammar counts as unmitigated; a level such
+    as ``1e+06`` is no mitigation.
+
+    >>> table = pd.DataFrame({"condition": ["original", "ct@1e+06/unet", "ct@1e+06/unet+eodd:1", "noisy"]})
+    >>> unmitigated(table)["condition"].tolist()
+    ['original', 'ct@1e+06/unet', 'noisy']
+    """
+
+    def plain(name: str) -> bool:
+        try:
+            return parse_condition(name).mitigation == NONE
+        except ValueError:
+            return True
+
+    names = table["condition"].astype(str)
+    return table[names.map({name: plain(name) for name in names.unique()}).astype(bool)]

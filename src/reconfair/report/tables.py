@@ -40,9 +40,10 @@ import pandas as pd
 
 from reconfair.report.evidence import clear_undefined, model_flags, p_of, significance, uninformative_mask
 from reconfair.report.figures_mitigation import mitigation_main_rows
-from reconfair.report.labels import FAIRNESS_METRIC, ORIGINAL, TASK_METRIC
+from reconfair.report.labels import FAIRNESS_METRIC, TASK_METRIC
 from reconfair.report.replicates import replicate_table
 from reconfair.report.style import SIGNIFICANCE
+from reconfair.vocabulary import ORIGINAL
 
 LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
                  "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}

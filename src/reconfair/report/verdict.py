@@ -37,9 +37,10 @@ import pandas as pd
 from reconfair.report.evidence import (
     ci_of, clear_undefined, detectable, flags, model_flags, p_of, significance, uninformative_mask,
 )
-from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ORIGINAL, ci, condition_label, number, signed
+from reconfair.report.labels import FAIRNESS_METRIC, METRIC_NAMES, ci, condition_label, number, signed
 from reconfair.report.style import SIGNIFICANCE
 from reconfair.report.tables import performance_table
+from reconfair.vocabulary import ORIGINAL
 
 ADJUST_NAMES = {"holm": "Holm", "bh": "Benjamini–Hochberg"}
 COLUMN_WORDS = {"dataset": "data set"}
