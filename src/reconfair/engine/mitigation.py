@@ -55,31 +55,31 @@ def prepare_mitigated(
     by :func:`~reconfair.seeding.replicate_seed` (which also draws its hold-out).
     """
     key = reconstructor_key(condition, dataset_config, seed, cache, replicate=replicate)
-    found = cache.lookup(MITIGATION_STAGE, key)
-    if found is not None:
-        return PreparedReconstructor(load_reconstructor(found / "model"), condition.entry.name, key)
-    base_key = reconstructor_key(condition.unmitigated, dataset_config, seed, cache, replicate=replicate)
-    if not cache.folder(RECON_STAGE, base_key).is_dir():  # normally trained already by its own condition
-        prepare_reconstructor(condition.entry, condition.operator, samples=samples, dataset_config=dataset_config,
-                              seed=seed, cache=cache, device=device, progress=progress, replicate=replicate)
-    recon = load_reconstructor(cache.folder(RECON_STAGE, base_key) / "model")  # a fresh copy to fine-tune
-    operator, spec = condition.operator, condition.mitigation
-    sweep = f"mitigate/{samples.name}/{operator.name}@{float(operator.level)!r}/{condition.entry.name}"
-    recon, after, before = finetune(
-        recon, spec, classifier=classifier, train=samples.split("train").materialize(), operator=operator,
-        seed=replicate_seed(seed, replicate),
-        stage=f"{sweep}/{spec.label}", holdout_stage=sweep, resume=cache.scratch(MITIGATION_STAGE, key) / "training",
-        device=device, progress=progress,
-    )
-    scores = {"psnr": after.psnr, "eodd": after.eodd, "balanced_accuracy": after.balanced_accuracy,
-              "base_psnr": before.psnr, "base_eodd": before.eodd, "base_balanced_accuracy": before.balanced_accuracy}
+    with cache.claim(MITIGATION_STAGE, key) as found:
+        if found is not None:
+            return PreparedReconstructor(load_reconstructor(found / "model"), condition.entry.name, key)
+        base_key = reconstructor_key(condition.unmitigated, dataset_config, seed, cache, replicate=replicate)
+        if not cache.folder(RECON_STAGE, base_key).is_dir():  # normally trained already by its own condition
+            prepare_reconstructor(condition.entry, condition.operator, samples=samples, dataset_config=dataset_config,
+                                  seed=seed, cache=cache, device=device, progress=progress, replicate=replicate)
+        recon = load_reconstructor(cache.folder(RECON_STAGE, base_key) / "model")  # a fresh copy to fine-tune
+        operator, spec = condition.operator, condition.mitigation
+        sweep = f"mitigate/{samples.name}/{operator.name}@{float(operator.level)!r}/{condition.entry.name}"
+        recon, after, before = finetune(
+            recon, spec, classifier=classifier, train=samples.split("train").materialize(), operator=operator,
+            seed=replicate_seed(seed, replicate),
+            stage=f"{sweep}/{spec.label}", holdout_stage=sweep, resume=cache.scratch(MITIGATION_STAGE, key) / "training",
+            device=device, progress=progress,
+        )
+        scores = {"psnr": after.psnr, "eodd": after.eodd, "balanced_accuracy": after.balanced_accuracy,
+                  "base_psnr": before.psnr, "base_eodd": before.eodd, "base_balanced_accuracy": before.balanced_accuracy}
 
-    def write(folder: Path) -> None:
-        recon.save(folder / "model")
-        (folder / HOLDOUT_FILE).write_text(json.dumps(scores, indent=2), encoding="utf-8")
+        def write(folder: Path) -> None:
+            recon.save(folder / "model")
+            (folder / HOLDOUT_FILE).write_text(json.dumps(scores, indent=2), encoding="utf-8")
 
-    config_slice = mitigated_slice(condition, dataset_config, seed, replicate=replicate)
-    cache.store(MITIGATION_STAGE, key, write, config_slice=config_slice)
+        config_slice = mitigated_slice(condition, dataset_config, seed, replicate=replicate)
+        cache.store(MITIGATION_STAGE, key, write, config_slice=config_slice)
     return PreparedReconstructor(recon, condition.entry.name, key)
 
 

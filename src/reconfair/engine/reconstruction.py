@@ -115,20 +115,20 @@ def prepare_reconstructor(
     spec = default_spec(entry.name, entry.preset, **entry.settings)
     config_slice = reconstructor_slice(dataset_config, operator, spec, seed, replicate=replicate)
     key = cache.key(RECON_STAGE, config_slice)
-    found = cache.lookup(RECON_STAGE, key)
-    if found is not None:
-        return PreparedReconstructor(load_reconstructor(found / "model"), entry.name, key)
-    model_seed = replicate_seed(seed, replicate)
-    recon = train_reconstructor(
-        LearnedReconstructor(spec, seed=model_seed),
-        operator,
-        samples=samples,
-        seed=model_seed,
-        resume=cache.scratch(RECON_STAGE, key) / "training",
-        device=device,
-        progress=progress,
-    )
-    cache.store(RECON_STAGE, key, lambda tmp: recon.save(tmp / "model"), config_slice=config_slice)
+    with cache.claim(RECON_STAGE, key) as found:
+        if found is not None:
+            return PreparedReconstructor(load_reconstructor(found / "model"), entry.name, key)
+        model_seed = replicate_seed(seed, replicate)
+        recon = train_reconstructor(
+            LearnedReconstructor(spec, seed=model_seed),
+            operator,
+            samples=samples,
+            seed=model_seed,
+            resume=cache.scratch(RECON_STAGE, key) / "training",
+            device=device,
+            progress=progress,
+        )
+        cache.store(RECON_STAGE, key, lambda tmp: recon.save(tmp / "model"), config_slice=config_slice)
     return PreparedReconstructor(recon, entry.name, key)
 
 

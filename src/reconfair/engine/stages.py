@@ -9,6 +9,7 @@ degradation draws and inference generators keep the study seed.
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
 import pandas as pd
@@ -53,43 +54,45 @@ def condition_rows(
     """
     splits = inferred_splits(config.evaluation, condition)
     recon_key = reconstructor_key(condition, dataset_config, config.seed, cache, replicate=replicate)
+    claim = nullcontext(None)  # plug-ins: never cached, nothing to claim
     if recon_key is not None:
         config_slice = inference_slice(
             dataset_config, config.seed, condition=condition, reconstructor_key=recon_key, model_keys=model_keys,
             splits=splits, replicate=replicate,
         )
         key = cache.key("inference", config_slice)
-        found = cache.lookup("inference", key)
+        claim = cache.claim("inference", key)
+    with claim as found:
         if found is not None:
             if condition.trains_reconstructor:
                 cache.lookup(RECON_STAGE if condition.mitigation is None else MITIGATION_STAGE, recon_key)
             return _cached_rows(found / "rows.parquet", replicate)
-    reconstructor = None
-    if condition.mitigation is not None:
-        reconstructor = prepare_mitigated(
-            condition, samples=samples, dataset_config=dataset_config, seed=config.seed, cache=cache, device=device,
-            progress=progress, classifier=models["classification"], replicate=replicate,
-        ).reconstructor
-    elif not condition.is_original:
-        reconstructor = prepare_reconstructor(
-            condition.entry,
-            condition.operator,
-            samples=samples,
-            dataset_config=dataset_config,
-            seed=config.seed,
-            cache=cache,
-            device=device,
-            progress=progress,
-            replicate=replicate,
-        ).reconstructor
-    evaluated = samples.subset(samples.table.index[samples.table["split"].isin(splits)].to_numpy())
-    check_plugin_files(reconstructor, evaluated)
-    rows = infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=config.seed, device=device)
-    rows["replicate"] = int(replicate)
-    if recon_key is None:  # plug-ins: their outputs may change outside reconfair, so never cached
-        return canonical(rows)
-    found = cache.store("inference", key, lambda tmp: write_samples(rows, tmp / "rows.parquet"), config_slice=config_slice)
-    return _cached_rows(found / "rows.parquet", replicate)
+        reconstructor = None
+        if condition.mitigation is not None:
+            reconstructor = prepare_mitigated(
+                condition, samples=samples, dataset_config=dataset_config, seed=config.seed, cache=cache, device=device,
+                progress=progress, classifier=models["classification"], replicate=replicate,
+            ).reconstructor
+        elif not condition.is_original:
+            reconstructor = prepare_reconstructor(
+                condition.entry,
+                condition.operator,
+                samples=samples,
+                dataset_config=dataset_config,
+                seed=config.seed,
+                cache=cache,
+                device=device,
+                progress=progress,
+                replicate=replicate,
+            ).reconstructor
+        evaluated = samples.subset(samples.table.index[samples.table["split"].isin(splits)].to_numpy())
+        check_plugin_files(reconstructor, evaluated)
+        rows = infer_condition(evaluated, condition, models, reconstructor=reconstructor, seed=config.seed, device=device)
+        rows["replicate"] = int(replicate)
+        if recon_key is None:  # plug-ins: their outputs may change outside reconfair, so never cached
+            return canonical(rows)
+        found = cache.store("inference", key, lambda tmp: write_samples(rows, tmp / "rows.parquet"), config_slice=config_slice)
+        return _cached_rows(found / "rows.parquet", replicate)
 
 
 def _cached_rows(path: Path, replicate: int) -> pd.DataFrame:
@@ -131,31 +134,31 @@ def diagnostic_models(
     for task in dataset_config.tasks:
         config_slice = diagnostic_slice(dataset_config, task, seed, replicate=replicate)
         key = keys[task.kind] = cache.key("diagnostic", config_slice)
-        found = cache.lookup("diagnostic", key)
-        if found is not None:
-            models[task.kind] = load_model(found / "model")
-            continue
-        targets = samples.label_names if task.kind == "classification" else ("tumor",)
-        seed_parts = (replicate_seed(seed, replicate), samples.name, task.kind)
-        train, val = samples.split("train").materialize(), samples.split("val").materialize()
-        model = DiagnosticModel(
-            kind=task.kind,
-            targets=targets,
-            preset=task.model.preset,
-            image_size=dataset_config.image_size,
-            seed_parts=seed_parts,
-        )
-        model.fit(
-            train,
-            val,
-            epochs=task.model.epochs,
-            batch_size=task.model.batch_size,
-            learning_rate=task.model.learning_rate,
-            patience=task.model.patience,
-            seed_parts=seed_parts,
-            device=device,
-            progress=progress,
-        )
-        cache.store("diagnostic", key, lambda tmp, m=model: m.save(tmp / "model"), config_slice=config_slice)
-        models[task.kind] = model
+        with cache.claim("diagnostic", key) as found:
+            if found is not None:
+                models[task.kind] = load_model(found / "model")
+                continue
+            targets = samples.label_names if task.kind == "classification" else ("tumor",)
+            seed_parts = (replicate_seed(seed, replicate), samples.name, task.kind)
+            train, val = samples.split("train").materialize(), samples.split("val").materialize()
+            model = DiagnosticModel(
+                kind=task.kind,
+                targets=targets,
+                preset=task.model.preset,
+                image_size=dataset_config.image_size,
+                seed_parts=seed_parts,
+            )
+            model.fit(
+                train,
+                val,
+                epochs=task.model.epochs,
+                batch_size=task.model.batch_size,
+                learning_rate=task.model.learning_rate,
+                patience=task.model.patience,
+                seed_parts=seed_parts,
+                device=device,
+                progress=progress,
+            )
+            cache.store("diagnostic", key, lambda tmp, m=model: m.save(tmp / "model"), config_slice=config_slice)
+            models[task.kind] = model
     return models, keys
