@@ -56,7 +56,7 @@ def demo(
 ) -> None:
     """Run the demo study on the embedded synthetic data and print a summary.
 
-    Ctrl-C or SIGTERM stops it with exit code 130; finished stages stay cached and the same command resumes.
+    Ctrl-C or SIGTERM stops it (exit 130); finished stages stay cached and the same command resumes.
     """
     from reconfair.demo import demo_config
 
@@ -76,11 +76,13 @@ def run(
 ) -> None:
     """Run the study described by CONFIG.
 
-    Finished stages are cached (checked against their checksums when reused; a damaged entry is moved to
-    the cache's quarantine/ and computed again), so a run stopped by Ctrl-C, SIGTERM or a crash resumes when
-    started again with the same command (it exits 130 on Ctrl-C or SIGTERM). Concurrent runs on one cache
-    compute each stage once. Without a terminal (batch jobs, piped output) progress is written as plain
-    timestamped lines, one per bar every $RECONFAIR_LOG_INTERVAL seconds (default 10).
+    Finished stages are cached: the same command resumes a run stopped by Ctrl-C, SIGTERM (exit 130) or a crash.
+
+    A cached entry found damaged (checksums) is moved to the cache's quarantine/ and computed again.
+
+    Concurrent runs on one cache compute each stage once (per-entry locks).
+
+    Without a terminal, progress is plain timestamped lines, one per bar every $RECONFAIR_LOG_INTERVAL s (10).
     """
     study = _load_or_exit(config)
     out = out or Path("runs") / study.name
@@ -303,8 +305,10 @@ def cache_verify(
 ) -> None:
     """Check every entry's files against the sizes and sha256 in its entry.json; exit 1 when any is damaged.
 
-    Every file is hashed (a run's own check hashes files up to 256 MiB and checks the size of larger ones).
-    Without --repair nothing is changed; a run moves the damaged entries it needs aside by itself.
+    Every file is hashed (a run's own check hashes files up to 256 MiB, and checks the size of larger ones).
+
+    Without --repair nothing changes; a run moves the damaged entries it needs aside by itself.
+
     Entries written before checksums existed are listed as unchecked.
     """
     from rich.markup import escape
@@ -349,8 +353,9 @@ def cache_gc(
 ) -> None:
     """Remove temporary folders of interrupted writes, quarantined entries and, with --keep, unused entries.
 
-    Quarantined entries are damaged ones a run or `cache verify --repair` moved aside. With --keep, every
-    entry no listed config uses is removed too. Do not collect a cache that a run is using.
+    Quarantined entries are damaged ones that a run or `cache verify --repair` moved aside.
+
+    Do not collect a cache that a run is using.
     """
     from reconfair.engine.cache import Cache, folder_size
     from reconfair.engine.plan import plan_study
