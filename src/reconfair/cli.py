@@ -1,14 +1,21 @@
-"""Command line: ``reconfair demo``, ``run``, ``validate``, ``evaluate``, ``report``, ``plan`` and ``cache ls|gc``.
+"""Command line: ``reconfair demo``, ``run``, ``validate``, ``evaluate``, ``report``, ``plan`` and ``cache ls|gc|verify``.
 
 Configuration and input problems exit with code 2 and a message naming the
-field, file or column.
+field, file or column.  ``run`` and ``demo`` stopped by Ctrl-C (SIGINT) or
+SIGTERM say where the finished stages are cached and which command resumes,
+and exit 130.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import shlex
 import shutil
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -28,6 +35,7 @@ out_console = Console(width=None if Console().is_terminal else 120)
 err_console = Console(stderr=True)
 
 EXIT_CONFIG_ERROR = 2
+EXIT_INTERRUPTED = 130
 
 # Options shared by the commands that run a study (one definition each).
 PROGRESS_OPTION = typer.Option(True, "--progress/--no-progress", help="Show progress bars.")
@@ -47,10 +55,15 @@ def demo(
     executor: str = EXECUTOR_OPTION,
     address: str = ADDRESS_OPTION,
 ) -> None:
-    """Run the demo study on the embedded synthetic data and print a summary."""
+    """Run the demo study on the embedded synthetic data and print a summary.
+
+    Ctrl-C or SIGTERM stops it (exit 130); finished stages stay cached and the same command resumes.
+    """
     from reconfair.config.demo import demo_config
 
-    _execute(demo_config(quick=quick), out, progress=progress, cache=cache, executor=executor, address=address)
+    command = ["reconfair", "demo", "--out", str(out)] + (["--quick"] if quick else [])
+    _execute(demo_config(quick=quick), out, progress=progress, cache=cache, executor=executor, address=address,
+             command=command)
 
 
 @app.command()
@@ -62,10 +75,20 @@ def run(
     executor: str = EXECUTOR_OPTION,
     address: str = ADDRESS_OPTION,
 ) -> None:
-    """Run the study described by CONFIG."""
+    """Run the study described by CONFIG.
+
+    Finished stages are cached: the same command resumes a run stopped by Ctrl-C, SIGTERM (exit 130) or a crash.
+
+    A cached entry found damaged (checksums) is moved to the cache's quarantine/ and computed again.
+
+    Concurrent runs on one cache compute each stage once (per-entry locks).
+
+    Without a terminal, progress is plain timestamped lines, one per bar every $RECONFAIR_LOG_INTERVAL s (10).
+    """
     study = _load_or_exit(config)
-    _execute(study, out or Path("runs") / study.name, progress=progress, cache=cache, executor=executor,
-             address=address)
+    out = out or Path("runs") / study.name
+    _execute(study, out, progress=progress, cache=cache, executor=executor, address=address,
+             command=["reconfair", "run", str(config), "--out", str(out)])
 
 
 @app.command()
@@ -248,8 +271,10 @@ def _ranges(numbers: list[int]) -> str:
 cache_app = typer.Typer(
     no_args_is_help=True,
     help=(
-        "Inspect and clean a cache of trained models and per-condition rows. The cache is --cache DIR, "
-        "else $RECONFAIR_CACHE (a run's own cache is <run folder>/.cache); without either the command exits 2."
+        "Inspect, check and clean a cache of trained models and per-condition rows. The cache is --cache DIR, "
+        "else $RECONFAIR_CACHE (a run's own cache is <run folder>/.cache); without either the command exits 2. "
+        "Each entry records its files' sizes and sha256; a run that finds an entry damaged moves it to "
+        "<cache>/quarantine/ and computes it again."
     ),
 )
 app.add_typer(cache_app, name="cache")
@@ -280,6 +305,57 @@ def cache_ls(cache: Path = typer.Option(None, "--cache", help=_CACHE_OPTION_HELP
         out_console.print(
             f"{len(leftovers)} leftover folder(s), {_megabytes(size)} MB: `reconfair cache gc` removes them"
         )
+    quarantined = store.quarantined()
+    if quarantined:
+        size = sum(folder_size(p) for p in quarantined)
+        out_console.print(
+            f"{len(quarantined)} damaged entr{'y' if len(quarantined) == 1 else 'ies'} in quarantine, "
+            f"{_megabytes(size)} MB: `reconfair cache gc` removes them"
+        )
+
+
+@cache_app.command("verify")
+def cache_verify(
+    cache: Path = typer.Option(None, "--cache", help=_CACHE_OPTION_HELP),
+    repair: bool = typer.Option(
+        False, "--repair", help="Move damaged entries to <cache>/quarantine/ (the next run computes them again)."
+    ),
+) -> None:
+    """Check every entry's files against the sizes and sha256 in its entry.json; exit 1 when any is damaged.
+
+    Every file is hashed (a run's own check hashes files up to 256 MiB, and checks the size of larger ones).
+
+    Without --repair nothing changes; a run moves the damaged entries it needs aside by itself.
+
+    Entries written before checksums existed are listed as unchecked.
+    """
+    from rich.markup import escape
+
+    from reconfair.engine.cache import Cache
+
+    store = Cache(_cache_root(cache))
+    checks = store.verify(repair=repair)
+    for check in checks:
+        name = escape(f"{check.stage} {check.key} ({check.description})")
+        if check.ok and check.checked:
+            line = f"[green]ok[/]        {name}"
+        elif check.ok:
+            line = f"[yellow]unchecked[/] {name}: no checksums (written before entries recorded them)"
+        else:
+            line = f"[bold red]damaged[/]   {name}: {escape('; '.join(check.problems))}"
+            if check.quarantined is not None:
+                line += f"; moved to {escape(str(check.quarantined))}"
+        out_console.print(line, highlight=False, soft_wrap=True)
+    damaged = [c for c in checks if not c.ok]
+    unchecked = sum(c.ok and not c.checked for c in checks)
+    summary = f"{len(checks)} entries: {len(checks) - len(damaged)} ok, {len(damaged)} damaged"
+    summary += f" ({unchecked} unchecked)" if unchecked else ""
+    if damaged:
+        summary += (f"; moved to {store.root / 'quarantine'}" if repair
+                    else "; `reconfair cache verify --repair` moves them aside (or delete their folders)")
+    out_console.print(summary, highlight=False, soft_wrap=True)
+    if damaged:
+        raise typer.Exit(1)
 
 
 @cache_app.command("gc")
@@ -293,7 +369,9 @@ def cache_gc(
         False, "--scratch", help="Also remove scratch/: the resumable training state of interrupted runs."
     ),
 ) -> None:
-    """Remove temporary folders of interrupted writes and, with --keep, entries no config uses.
+    """Remove temporary folders of interrupted writes, quarantined entries and, with --keep, unused entries.
+
+    Quarantined entries are damaged ones that a run or `cache verify --repair` moved aside.
 
     Do not collect a cache that a run is using.
     """
@@ -302,6 +380,7 @@ def cache_gc(
 
     store = Cache(_cache_root(cache))
     removals = [(path, "leftover") for path in store.leftovers(scratch=scratch)]
+    removals += [(path, "quarantined: damaged") for path in store.quarantined()]
     if keep:
         used: set[tuple[str, str | None]] = set()
         for config in keep:  # every config is loaded and planned before anything is removed
@@ -361,14 +440,25 @@ def _execute(
     cache: Path | None,
     executor: str = "local",
     address: str | None = None,
+    command: list[str] | None = None,
 ) -> None:
+    from reconfair.engine.cache import default_cache_dir
     from reconfair.engine.run import run_study
     from reconfair.report.summary import SYNTHETIC_NOTICE
 
     try:
-        result = run_study(study, out, progress=progress, cache_dir=cache, executor=executor, address=address)
+        with _interrupt_on_sigterm():
+            result = run_study(study, out, progress=progress, cache_dir=cache, executor=executor, address=address)
     except (ValueError, FileNotFoundError, TypeError, ImportError) as error:
         _fail(f"{error} (finished stages are kept in the cache and reused by the next run)")
+    except KeyboardInterrupt as interrupt:
+        root = cache if cache is not None else default_cache_dir(out)
+        again = list(command or ["reconfair", "run", "..."])
+        again += ["--cache", str(cache)] if cache is not None else []
+        again += [] if progress else ["--no-progress"]
+        again += ["--executor", executor] if executor != "local" else []
+        again += ["--address", address] if address else []
+        _interrupted(getattr(interrupt, "signal_name", "SIGINT"), out, root, shlex.join(again))
     print_summary(result.summary, title=study.name)
     if all(d.source is None for d in study.datasets):
         out_console.print(f"[dim]{SYNTHETIC_NOTICE}[/]")
@@ -376,6 +466,48 @@ def _execute(
         f"outputs in {out}: report.html, samples.parquet, metrics/*.csv, figures/, tables/, examples/, "
         "summary.md, manifest.json"
     )
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt."""
+
+    signal_name = "SIGTERM"
+
+
+@contextmanager
+def _interrupt_on_sigterm() -> Iterator[None]:
+    """While inside, SIGTERM raises :class:`Terminated` in the main thread (the previous handler is restored)."""
+    def handler(signum, frame):  # noqa: ARG001
+        raise Terminated()
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread: leave SIGTERM alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(signal_name: str, out: Path, cache_root: Path, command: str) -> NoReturn:
+    """Say what an interrupted run kept and how to resume it; exit 130."""
+    import time
+
+    from rich.markup import escape
+
+    log = out / "run.log"
+    if log.parent.is_dir():
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} interrupted ({signal_name})\n")
+    err_console.print(
+        f"[bold yellow]interrupted[/] ({signal_name}): finished stages are cached in {escape(str(cache_root))}; "
+        f"run the same command again to resume:\n  {escape(command)}",
+        highlight=False, soft_wrap=True,
+    )
+    sys.stderr.flush()
+    raise typer.Exit(EXIT_INTERRUPTED)
 
 
 def print_summary(summary, *, title: str) -> None:

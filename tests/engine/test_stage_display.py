@@ -27,7 +27,9 @@ STUDY = {
 
 
 def _stage_line(text: str) -> str:
-    lines = [line for line in text.splitlines() if line.startswith("stages (")]
+    """The stage bar's last line; captured stderr is no terminal, so bars are plain lines after a timestamp."""
+    lines = [re.sub(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d ", "", line) for line in text.splitlines()]
+    lines = [line for line in lines if line.startswith("stages (")]
     assert lines, text[-2000:]
     return lines[-1]
 

@@ -7,6 +7,21 @@ never part of a slice, so changing them reuses every entry.  Entries are
 written into a temporary folder and renamed into place, so a run killed
 mid-write leaves no half-written entry behind.
 
+Checksums.  :meth:`Cache.store` records every file of the entry (relative
+path, size, sha256) in ``entry.json``.  :meth:`Cache.lookup` checks the size
+of every file and the sha256 of every file up to :data:`HASH_LIMIT_BYTES`
+(larger files: size only; :meth:`Cache.verify` hashes every file).  A damaged
+entry (missing file, wrong size or hash, unreadable ``entry.json``, a folder
+without ``entry.json``) is moved aside, never deleted, to
+``root/quarantine/<stage>/<key>-<time>/``; a :class:`CacheDamageWarning` and a
+``damaged`` event name it, and the lookup answers ``None`` so the caller
+computes the entry again.  Entries written before checksums existed (no
+``files`` in ``entry.json``) are accepted unchecked.
+
+Locks.  :meth:`Cache.claim` holds an entry's lock (``root/locks/<stage>/<key>.lock``,
+``fcntl.flock``) while the caller computes it, so concurrent runs on one cache
+compute each entry once: the second waits, then finds it ``cached``.
+
 Examples
 --------
 >>> import tempfile
@@ -31,20 +46,38 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import reconfair
 
-__all__ = ["Cache", "CacheEntry", "default_cache_dir", "folder_size"]
+try:  # POSIX; elsewhere claim() computes without a lock
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["HASH_LIMIT_BYTES", "Cache", "CacheDamageWarning", "CacheEntry", "EntryCheck", "default_cache_dir",
+           "folder_size"]
 
 CACHE_ENV = "RECONFAIR_CACHE"
+#: Files up to this size are hashed on every lookup; larger ones by :meth:`Cache.verify` only (lookup: size).
+HASH_LIMIT_BYTES = 256 * 1024**2
 _SLICE_FILE = "entry.json"
 _SCRATCH = "scratch"
+_QUARANTINE = "quarantine"
+_LOCKS = "locks"
+_RESERVED = frozenset({_SCRATCH, _QUARANTINE, _LOCKS})
+
+
+class CacheDamageWarning(UserWarning):
+    """A cache entry was damaged or incomplete; it was moved to quarantine and is computed again."""
 
 
 def default_cache_dir(out_dir: str | Path) -> Path:
@@ -65,14 +98,20 @@ class Cache:
         #: When set, called with each event (a live display of stages).
         self.on_event: Callable[[dict[str, str]], None] | None = None
 
-    def _record(self, stage: str, key: str, status: str) -> None:
+    def _record(self, stage: str, key: str, status: str, detail: str = "") -> None:
+        """Note an event: ``cached`` and ``computed`` (also passed to :attr:`on_event`), or ``damaged``."""
         event = {"stage": stage, "key": key, "status": status, "time": time.strftime("%Y-%m-%dT%H:%M:%S")}
+        if detail:
+            event["detail"] = detail
         self.events.append(event)
+        self._log(f"{event['time']} {status:8} {stage:13} {key}" + (f": {detail}" if detail else ""))
+        if self.on_event is not None and status in ("cached", "computed"):
+            self.on_event(event)
+
+    def _log(self, line: str) -> None:
         if self.log_path is not None:
             with open(self.log_path, "a", encoding="utf-8") as log:
-                log.write(f"{event['time']} {status:8} {stage:13} {key}\n")
-        if self.on_event is not None:
-            self.on_event(event)
+                log.write(line + "\n")
 
     def key(self, stage: str, config_slice: dict[str, Any]) -> str:
         """Hex digest of (stage, slice, package version); the slice must be JSON-serialisable."""
@@ -88,12 +127,117 @@ class Cache:
         return self.root / stage / key
 
     def lookup(self, stage: str, key: str) -> Path | None:
-        """The entry's folder when it is complete, else ``None``."""
+        """The entry's folder when it is complete and intact, else ``None``.
+
+        Checks every file ``entry.json`` lists: its size, and its sha256 when
+        it is at most :data:`HASH_LIMIT_BYTES`.  A damaged entry is moved to
+        quarantine (with a :class:`CacheDamageWarning` and a ``damaged``
+        event) and ``None`` is returned, so the caller computes it again.
+        """
         folder = self.folder(stage, key)
-        if not (folder / _SLICE_FILE).is_file():
+        if not folder.is_dir():
+            return None
+        problems = _problems(folder, full=False)
+        if problems:
+            self._quarantine(stage, key, problems)
             return None
         self._record(stage, key, "cached")
         return folder
+
+    @contextmanager
+    def claim(self, stage: str, key: str) -> Iterator[Path | None]:
+        """Hold the entry's lock while it is computed; yield its folder when it is complete, else ``None``.
+
+        The lock is ``fcntl.flock`` on ``root/locks/<stage>/<key>.lock``,
+        blocking; when another process holds it, a line ``waiting for <stage>
+        <key> (another run computes it)`` goes to stderr and the run's log.
+        An intact entry is yielded (recorded ``cached``; it may have been
+        computed meanwhile by the process that held the lock).  On ``None``
+        the caller computes the entry and calls :meth:`store` inside the block.
+
+        >>> import tempfile
+        >>> cache = Cache(tempfile.mkdtemp())
+        >>> with cache.claim("demo-stage", "k1") as found:
+        ...     if found is None:
+        ...         _ = cache.store("demo-stage", "k1", lambda tmp: (tmp / "v.txt").write_text("1"))
+        >>> with cache.claim("demo-stage", "k1") as found:
+        ...     (found / "v.txt").read_text()
+        '1'
+        """
+        found = self.lookup(stage, key)  # an intact entry needs no lock (and works on a read-only cache)
+        if found is not None or fcntl is None:
+            yield found
+            return
+        lock_path = self.root / _LOCKS / stage / f"{key}.lock"
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(lock_path, "a") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                line = f"{time.strftime('%Y-%m-%dT%H:%M:%S')} waiting for {stage} {key} (another run computes it)"
+                print(line, file=sys.stderr, flush=True)
+                self._log(line)
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield self.lookup(stage, key)
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def verify(self, *, repair: bool = False) -> list[EntryCheck]:
+        """Check every entry (sizes and the sha256 of every file); with ``repair``, quarantine damaged ones.
+
+        One :class:`EntryCheck` per entry folder, by stage then key; its
+        ``problems`` is empty when the entry is intact.  Folders without
+        ``entry.json`` are entries too (damaged); interrupted writes
+        (``.*`` folders, see :meth:`leftovers`) are not.
+        """
+        checks = []
+        for stage_folder in self._stage_folders():
+            for folder in sorted(stage_folder.iterdir()):
+                if folder.name.startswith(".") or not folder.is_dir():
+                    continue
+                problems = _problems(folder, full=True)
+                meta = _read_meta(folder)
+                checked = isinstance(meta, dict) and isinstance(meta.get("files"), list)
+                description = _description(meta)
+                moved = None
+                if problems and repair:
+                    moved = self._quarantine(stage_folder.name, folder.name, problems, warn=False)
+                checks.append(EntryCheck(stage_folder.name, folder.name, folder, description, tuple(problems),
+                                         checked, moved))
+        return checks
+
+    def quarantined(self) -> list[Path]:
+        """The damaged entries moved aside: ``root/quarantine/<stage>/<key>-<time>/``."""
+        folder = self.root / _QUARANTINE
+        if not folder.is_dir():
+            return []
+        return sorted(p for stage in folder.iterdir() if stage.is_dir() for p in stage.iterdir() if p.is_dir())
+
+    def _quarantine(self, stage: str, key: str, problems: list[str], *, warn: bool = True) -> Path | None:
+        """Move a damaged entry to quarantine, warn and record ``damaged``; its new folder (``None``: gone already)."""
+        folder = self.folder(stage, key)
+        description = _description(_read_meta(folder))
+        target = self.root / _QUARANTINE / stage / f"{key}-{time.strftime('%Y%m%dT%H%M%S')}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        suffix = 1
+        while target.exists():
+            target = target.with_name(f"{target.name.split('~')[0]}~{suffix}")
+            suffix += 1
+        try:
+            os.replace(folder, target)
+        except FileNotFoundError:  # another process moved it first
+            return None
+        what = "; ".join(problems)
+        if warn:
+            warnings.warn(
+                f"cache entry {stage} {key} ({description}) is damaged: {what}; moved to {target}, "
+                "it is computed again",
+                CacheDamageWarning,
+                stacklevel=3,
+            )
+        self._record(stage, key, "damaged", f"{description}: {what}; moved to {target}")
+        return target
 
     def scratch(self, stage: str, key: str) -> Path:
         """A per-entry folder for work in progress (e.g. resumable training state)."""
@@ -114,7 +258,10 @@ class Cache:
         tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=final.parent))
         try:
             write(tmp)
-            meta = {"stage": stage, "key": key, "version": reconfair.__version__, "slice": config_slice, **(extra or {})}
+            files = [{"path": path.relative_to(tmp).as_posix(), "size": path.stat().st_size, "sha256": _sha256(path)}
+                     for path in sorted(tmp.rglob("*")) if path.is_file() and path.name != _SLICE_FILE]
+            meta = {"stage": stage, "key": key, "version": reconfair.__version__, "slice": config_slice,
+                    "files": files, **(extra or {})}
             (tmp / _SLICE_FILE).write_text(json.dumps(meta, indent=2, default=str), encoding="utf-8")
             if final.exists():  # a concurrent writer finished first; both hold the same content
                 shutil.rmtree(tmp)
@@ -163,8 +310,83 @@ class Cache:
         if not self.root.is_dir():
             return []
         return sorted(
-            p for p in self.root.iterdir() if p.is_dir() and p.name != _SCRATCH and not p.name.startswith(".")
+            p for p in self.root.iterdir() if p.is_dir() and p.name not in _RESERVED and not p.name.startswith(".")
         )
+
+
+@dataclass(frozen=True)
+class EntryCheck:
+    """What :meth:`Cache.verify` found for one entry folder."""
+
+    stage: str
+    key: str
+    folder: Path
+    description: str
+    problems: tuple[str, ...]
+    """Empty when the entry is intact."""
+    checked: bool
+    """False for an entry written before checksums existed (its files are not checked)."""
+    quarantined: Path | None = None
+    """Where ``verify(repair=True)`` moved it."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _read_meta(folder: Path) -> Any:
+    """The parsed ``entry.json``, or ``None`` when it is missing or unreadable."""
+    try:
+        return json.loads((folder / _SLICE_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _description(meta: Any) -> str:
+    slice_ = meta.get("slice") if isinstance(meta, dict) else None
+    return CacheEntry("", "", Path("."), 0, 0.0, slice_ if isinstance(slice_, dict) else None).description
+
+
+def _problems(folder: Path, *, full: bool) -> list[str]:
+    """What is wrong with an entry folder (empty: intact); ``full`` hashes files above :data:`HASH_LIMIT_BYTES` too."""
+    meta_file = folder / _SLICE_FILE
+    if not meta_file.is_file():
+        return ["no entry.json (an incomplete entry)"]
+    meta = _read_meta(folder)
+    if not isinstance(meta, dict):
+        return ["entry.json is unreadable"]
+    files = meta.get("files")
+    if files is None:  # written before checksums existed: accepted as it is
+        return []
+    if not isinstance(files, list):
+        return ["entry.json has a malformed file list"]
+    problems = []
+    for record in files:
+        try:
+            relative, size, digest = str(record["path"]), int(record["size"]), str(record["sha256"])
+        except (KeyError, TypeError, ValueError):
+            problems.append("entry.json has a malformed file record")
+            continue
+        path = folder / relative
+        try:
+            actual = path.stat().st_size if path.is_file() else None
+            if actual is None:
+                problems.append(f"{relative} is missing")
+            elif actual != size:
+                problems.append(f"{relative} has {actual:,} bytes, expected {size:,}")
+            elif (full or size <= HASH_LIMIT_BYTES) and _sha256(path) != digest:
+                problems.append(f"{relative} has the wrong sha256 (its content changed)")
+        except OSError as error:
+            problems.append(f"{relative} is unreadable ({error.strerror or error})")
+    return problems
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ def load_checkpoint(stem: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     """Read a checkpoint written by :func:`save_checkpoint`.
 
     Raises ``ValueError`` naming the file when it is missing or is not a
-    safetensors file (a pickled ``.pt`` is refused, never unpickled).
+    safetensors file: damaged (truncated), or foreign (a pickled ``.pt`` is
+    refused, never unpickled); the message says how to heal a cache entry.
     """
     stem = Path(stem)
     weights, config = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
@@ -48,8 +49,10 @@ def load_checkpoint(stem: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         state = load_file(str(weights))
     except (SafetensorError, OSError, ValueError) as error:
         raise ValueError(
-            f"{weights} is not a valid safetensors file ({error}); reconfair never unpickles "
-            "checkpoints: convert the weights with safetensors.torch.save_file"
+            f"{weights} is not a valid safetensors file ({error}): the file is damaged (e.g. truncated) or is "
+            "not a reconfair checkpoint (reconfair never unpickles checkpoints). In a reconfair cache, "
+            "`reconfair cache verify --cache DIR --repair` moves damaged entries aside, or delete the folder "
+            f"{stem.parent}; the next run computes it again"
         ) from None
     try:
         meta = json.loads(config.read_text(encoding="utf-8"))
