@@ -2,7 +2,9 @@
 
 A condition is known before anything is trained: its name is
 ``operator@level/label`` where the label is the baseline's method name
-(``identity``, ``fbp``, ``zero-filled``) or the reconstructor's configured name.
+(``identity``, ``fbp``, ``zero-filled``) or the reconstructor's configured name,
+followed by ``+mitigation`` for a mitigated model (the grammar of
+:mod:`reconfair.vocabulary`, which composes and parses every name).
 
 >>> from reconfair.config import DegradationConfig, ReconstructorConfig
 >>> degradations = [DegradationConfig(operator="radiograph-lowdose", levels=(3000,))]
@@ -18,6 +20,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from reconfair.physics import make_degradation
+from reconfair.vocabulary import NONE, ORIGINAL, condition_name, parse_condition
 
 
 @dataclass(frozen=True)
@@ -25,9 +28,9 @@ class Condition:
     """One way of producing the images the diagnostic models see."""
 
     name: str
-    degradation: str = "none"
+    degradation: str = NONE
     level: float = math.nan
-    recon: str = "none"
+    recon: str = NONE
     operator: Any = None
     entry: Any = None
     """The :class:`~reconfair.config.ReconstructorConfig` that produces the reconstruction."""
@@ -37,14 +40,14 @@ class Condition:
     @property
     def mitigation_label(self) -> str:
         """The table's ``mitigation``: ``none``, ``finetune``, ``reweighting``, ``eodd:<lambda>``, ``adversarial:<lambda>``."""
-        return "none" if self.mitigation is None else self.mitigation.label
+        return NONE if self.mitigation is None else self.mitigation.label
 
     @property
     def unmitigated(self) -> "Condition":
         """The same degradation and reconstructor without mitigation (itself when unmitigated)."""
         if self.mitigation is None:
             return self
-        return replace(self, name=self.name.rsplit("+", 1)[0], mitigation=None)
+        return replace(self, name=parse_condition(self.name).unmitigated, mitigation=None)
 
     @property
     def is_original(self) -> bool:
@@ -64,7 +67,7 @@ class Condition:
         return self.is_original or self.entry.kind == "baseline" or self.trains_reconstructor
 
 
-ORIGINAL = Condition(name="original")
+ORIGINAL_CONDITION = Condition(name=ORIGINAL)
 
 
 def conditions_for(
@@ -81,14 +84,14 @@ def conditions_for(
     entries, one condition per lambda, named ``.../unet+eodd:0.316``);
     ``attributes`` are the study's, the default a mitigation balances.
     """
-    conditions = [ORIGINAL]
+    conditions = [ORIGINAL_CONDITION]
     for spec in degradations:
         for level in spec.levels:
             operator = make_degradation(spec.operator, level, **spec.params)
             for entry in reconstructors:
                 label = operator.baseline if entry.kind == "baseline" else entry.name
                 condition = Condition(
-                    name=f"{spec.operator}@{level:g}/{label}",
+                    name=condition_name(spec.operator, level, label),
                     degradation=spec.operator,
                     level=float(level),
                     recon=label,
@@ -115,5 +118,7 @@ def _mitigated(condition: Condition, mitigations: Sequence[Any], attributes: tup
         if entry.levels is not None and condition.level not in {float(v) for v in entry.levels}:
             continue
         for spec in entry.specs(attributes):
-            out.append(replace(condition, name=f"{condition.name}+{spec.label}", mitigation=spec))
+            out.append(replace(condition, name=condition_name(condition.degradation, condition.level, condition.recon,
+                                                              spec.label), mitigation=spec))
     return out
+

@@ -37,6 +37,7 @@ from reconfair.engine.graph import Graph, Stage
 from reconfair.engine.inference import reconstruct_batch
 from reconfair.metrics.task import binarize
 from reconfair.seeding import sample_generators
+from reconfair.vocabulary import ORIGINAL, condition_name
 
 __all__ = ["ExamplesKind", "example_conditions", "pick_cases", "N_CASES"]
 
@@ -159,11 +160,11 @@ def _dataset_examples(context: Any, stage: Stage, index: int) -> dict[str, np.nd
     cases = test.subset([position[s] for s in samples.table["sample_id"].iloc[rows]])
     clean, masks = cases.batch(0, len(cases))
     ids = cases.table["sample_id"].tolist()
-    columns, images = ["original"], [clean]
+    columns, images = [ORIGINAL], [clean]
     for condition in example_conditions(context.graph_conditions[index]):
         drawn = f"degrade/{samples.name}/{condition.degradation}@{condition.level!r}"  # as in engine.inference
         measured = condition.operator.degrade(clean, generator=sample_generators(config.seed, drawn, ids))
-        degraded_name = f"{condition.degradation}@{condition.level:g}/degraded"
+        degraded_name = condition_name(condition.degradation, condition.level, "degraded")
         if degraded_name not in columns:
             columns.append(degraded_name)
             images.append(measured.clamp(0.0, 1.0))

@@ -189,7 +189,7 @@ def run_stage(stage: Stage, context: Any) -> Any:
     cache = context.cache
     found = cache.lookup(stage.stage, stage.key)
     if found is None:
-        with _claim(cache, stage) as found:
+        with cache.claim(stage.stage, stage.key) as found:  # another run computing it: wait, then reuse
             if found is None:
                 started = time.perf_counter()
                 output = context.timed(stage, lambda: kind.compute(stage, context))
@@ -198,16 +198,6 @@ def run_stage(stage: Stage, context: Any) -> Any:
                                     config_slice={**stage.config_slice, "label": stage.label},
                                     extra={"seconds": round(seconds, 3)})
     return kind.load(stage, context, found)
-
-
-def _claim(cache: Any, stage: Stage) -> Any:
-    """The entry's lock (another run computing it makes this one wait and reuse it), when the cache has locks."""
-    claim = getattr(cache, "claim", None)
-    if claim is not None:
-        return claim(stage.stage, stage.key)
-    from contextlib import nullcontext
-
-    return nullcontext(None)
 
 
 def run_local(stages: list[Stage], context: Any, *, on_stage: Callable[[Stage], None] | None = None) -> None:

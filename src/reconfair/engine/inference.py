@@ -38,6 +38,7 @@ from reconfair.metrics.image import nrmse, psnr, ssim
 from reconfair.metrics.task import binarize, dice
 from reconfair.recon import missing_samples, needs_sample_ids
 from reconfair.seeding import sample_generators
+from reconfair.vocabulary import ORIGINAL
 
 __all__ = ["InferenceKind", "check_plugin_files", "infer_condition", "reconstruct_batch"]
 
@@ -73,7 +74,7 @@ class InferenceKind:
                                                              condition=condition.name).ref
                         recon = "input"
                     elif condition.is_original:
-                        recon = "original"
+                        recon = ORIGINAL
                     elif condition.entry.kind == "baseline":
                         recon = baseline_key(graph.cache, condition.operator)
                     config_slice = None if recon is None else {
