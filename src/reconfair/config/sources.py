@@ -50,6 +50,10 @@ class _Source(_Frozen):
     """Attributes and labels the patient-level split is stratified by (``None``: the source's default)."""
     verify: bool = False
     """Read every image while building, so unreadable files are reported (or skipped) before any training."""
+    fingerprint: Literal["stat", "content"] = "stat"
+    """How cache keys see the image files: ``stat`` (path, size, modification time: cheap) or ``content``
+    (their bytes' SHA-256: also catches edits that keep size and time).  Editing an image invalidates the
+    split it belongs to and the stages that read that split."""
 
     @model_validator(mode="before")
     @classmethod

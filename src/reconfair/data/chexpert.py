@@ -156,6 +156,7 @@ def build_chexpert(config: Any, *, seed: int) -> LazySampleSet:
         age_cut=config.age_cut, fractions=config.split_fractions, seed=seed, stratify=default_stratify(source, facts),
     )
     info = {"source": "chexpert", "csv": str(csv_path), "age_cut": cut, "skipped": skips.records,
-            "uncertain": source.uncertain, "frontal_only": source.frontal_only}
+            "uncertain": source.uncertain, "frontal_only": source.frontal_only,
+            "files": {sid: [paths[i]] for i, sid in enumerate(out["sample_id"])}}
     return LazySampleSet(name=config.name, table=out, render=render_files(paths, None, config.image_size),
                          rows=np.arange(len(out)), image_size=config.image_size, info=info)

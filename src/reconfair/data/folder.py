@@ -129,6 +129,7 @@ def build_folder(config: Any, *, seed: int) -> LazySampleSet:
     out, cut = finish_table(table.drop(columns=["_image", "_mask"]), attributes=facts["attributes"],
                             labels=facts["labels"], age_cut=config.age_cut, fractions=config.split_fractions,
                             seed=seed, stratify=default_stratify(source, facts))
-    info = {"source": "folder", "csv": str(csv_path), "age_cut": cut, "skipped": skips.records}
+    files = {sid: [images[i]] + ([masks[i]] if masks is not None else []) for i, sid in enumerate(out["sample_id"])}
+    info = {"source": "folder", "csv": str(csv_path), "age_cut": cut, "skipped": skips.records, "files": files}
     return LazySampleSet(name=config.name, table=out, render=render_files(images, masks, config.image_size),
                          rows=np.arange(len(out)), image_size=config.image_size, info=info)

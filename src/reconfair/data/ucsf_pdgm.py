@@ -204,8 +204,9 @@ def build_ucsf_pdgm(config: Any, *, seed: int) -> LazySampleSet:
     out, cut = finish_table(table, attributes=facts["attributes"], labels=facts["labels"], age_cut=config.age_cut,
                             fractions=config.split_fractions, seed=seed, stratify=default_stratify(source, facts))
     render = _SliceRenderer(cases, np.asarray(slices, dtype=np.int64).reshape(-1, 2), source, config.image_size)
+    files = {sid: [str(path) for path in cases[case]] for sid, (case, _) in zip(out["sample_id"], slices)}
     info = {"source": "ucsf-pdgm", "clinical": str(clinical_path), "sequence": source.sequence, "age_cut": cut,
-            "skipped": skips.records}
+            "skipped": skips.records, "files": files}
     return LazySampleSet(name=config.name, table=out, render=render, rows=np.arange(len(out)),
                          image_size=config.image_size, info=info)
 

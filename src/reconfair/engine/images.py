@@ -88,7 +88,7 @@ class ImagesKind:
         for index, dataset_config in enumerate(config.datasets):
             table = planned_table(graph, index)
             samples = graph.memo[("dataset", index)]
-            content = getattr(getattr(dataset_config, "source", None), "fingerprint", "stat") == "content"
+            content = dataset_config.source is not None and dataset_config.source.fingerprint == "content"
             for split in SPLITS_PLANNED:
                 count = int((table["split"] == split).sum())
                 config_slice = {**dataset_slice(dataset_config, config.seed), "split": split}
