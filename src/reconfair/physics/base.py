@@ -129,11 +129,9 @@ class DegradeMixin:
             if step is None:
                 return self.to_image(self.measure(x, generator=generator))  # type: ignore[attr-defined]
             generators = list(generator)  # type: ignore[arg-type]
+            measure, to_image = self.measure, self.to_image  # type: ignore[attr-defined]
             return torch.cat(
-                [
-                    self.to_image(self.measure(x[i : i + step], generator=generators[i : i + step]))  # type: ignore[attr-defined]
-                    for i in range(0, x.shape[0], step)
-                ]
+                [to_image(measure(x[i : i + step], generator=generators[i : i + step])) for i in range(0, len(x), step)]
             )
 
 
