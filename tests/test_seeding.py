@@ -1,9 +1,17 @@
 import random
 
 import numpy as np
+import pytest
 import torch
 
-from reconfair.seeding import derive_seed, draw_per_sample, numpy_generator, sample_generators, seeded_torch_global
+from reconfair.seeding import (
+    derive_seed,
+    draw_per_sample,
+    numpy_generator,
+    sample_generators,
+    seeded_torch_global,
+    torch_generator,
+)
 
 
 def test_derive_seed_is_a_stable_hash_not_python_hash():
@@ -51,3 +59,37 @@ def test_seeded_torch_global_reproduces_initialisation():
     with seeded_torch_global(1, "net"):
         c = torch.nn.Linear(3, 2).weight.detach().clone()
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_torch_threads_sets_and_restores_the_count():
+    from reconfair.seeding import torch_threads
+
+    before = torch.get_num_threads()
+    with torch_threads(1):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == before
+    try:
+        with torch_threads(1):
+            raise RuntimeError("inside")
+    except RuntimeError:
+        pass
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="positive number of threads"):
+        with torch_threads(0):
+            pass
+
+
+def test_elementwise_results_do_not_depend_on_the_thread_count():
+    """Why torch_threads(1) may wrap the data path: same bits with 1 or 2 intra-op threads."""
+    from reconfair.seeding import torch_threads
+
+    x = torch.rand(9, 1, 128, 129, generator=torch_generator(0, "threads"))
+
+    def chain(t):
+        return torch.exp(-4.0 * t).mul_(1e4).log_().clamp_(0.5, 8.0).sqrt_() * torch.cos(t * 3.0)
+
+    with torch_threads(1):
+        one = chain(x)
+    with torch_threads(2):
+        two = chain(x)
+    assert torch.equal(one, two)

@@ -35,6 +35,7 @@ __all__ = [
     "draw_per_sample",
     "replicate_seed",
     "seeded_torch_global",
+    "torch_threads",
 ]
 
 
@@ -158,3 +159,43 @@ def seeded_torch_global(*parts: SeedPart) -> Iterator[None]:
         seed = derive_seed(*parts)
         torch.manual_seed(seed)
         yield
+
+
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run torch's CPU operators with ``n`` intra-op threads inside the block, then restore the count.
+
+    The data path (phantom rendering, degradation) is a long chain of small
+    elementwise operators.  With several intra-op threads each operator ends
+    at a barrier, and on a CPU shared with other processes a descheduled
+    worker stalls every one of them (measured: a 64 x 64 x 64 multiply took
+    0.05 ms on one thread and 19 ms on two on a loaded 2-core machine).
+    Elementwise operators and the per-sample draws compute each element the
+    same way whatever the thread count, so their results do not change
+    (``tests/test_seeding.py`` and the data and physics tests check this).
+
+    Parameters
+    ----------
+    n
+        Intra-op threads inside the block (``torch.set_num_threads``), >= 1.
+
+    Examples
+    --------
+    >>> before = torch.get_num_threads()
+    >>> with torch_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive number of threads, got {n!r}")
+    previous = torch.get_num_threads()
+    if previous == n:
+        yield
+        return
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -2,8 +2,11 @@
 
 Inference streams through a :class:`LazySampleSet` batch by batch, so its
 memory does not grow with the data set; training calls :meth:`materialize`
-on its split.  Rendering is per row, so a lazy set's batches equal the
-eager set's images exactly.
+on its split.  A batch is rendered in one batched call, but each row's
+image depends only on that row's own parameters, so any batch (or chunk,
+subset or order) gives bit for bit the images of rendering the rows one by
+one, and a lazy set's batches equal the eager set's images exactly
+(``tests/data/test_generate.py``).
 
 Examples
 --------

@@ -38,12 +38,13 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from reconfair.seeding import Generators, draw_per_sample, torch_generator
+from reconfair.seeding import Generators, draw_per_sample, torch_generator, torch_threads
 
 __all__ = [
     "Degradation",
     "DegradeMixin",
     "Generators",
+    "CHUNK_PIXELS",
     "check_images",
     "check_positive",
     "check_non_negative",
@@ -111,8 +112,49 @@ class DegradeMixin:
         -------
         torch.Tensor
             ``B x 1 x H x W`` float32 in [0, 1], on ``x``'s device.
+
+        Notes
+        -----
+        On the CPU the work runs on one intra-op thread
+        (:func:`reconfair.seeding.torch_threads`), and with one generator per
+        sample it runs in chunks of about :data:`CHUNK_PIXELS` pixels, so each
+        chunk's chain of operators stays in cache.  Neither changes a number:
+        elementwise operators compute each element the same way whatever the
+        thread count or chunk, each sample's draws come from its own generator
+        in the same order, and the operators' transforms act per sample
+        (``tests/physics`` checks chunked == one call == per-sample loop).
         """
-        return self.to_image(self.measure(x, generator=generator))  # type: ignore[attr-defined]
+        with torch_threads(1):
+            step = _chunk_step(x, generator)
+            if step is None:
+                return self.to_image(self.measure(x, generator=generator))  # type: ignore[attr-defined]
+            generators = list(generator)  # type: ignore[arg-type]
+            measure, to_image = self.measure, self.to_image  # type: ignore[attr-defined]
+            return torch.cat(
+                [to_image(measure(x[i : i + step], generator=generators[i : i + step])) for i in range(0, len(x), step)]
+            )
+
+
+#: Pixels per chunk when :meth:`DegradeMixin.degrade` splits a CPU batch with per-sample generators.
+CHUNK_PIXELS = 2**16
+
+
+def _chunk_step(x: object, generator: Generators) -> int | None:
+    """Samples per chunk for :meth:`DegradeMixin.degrade`, or ``None`` for one call on the whole batch.
+
+    Only a CPU batch of shape ``B x 1 x H x W`` with one generator per sample
+    and more than one chunk's pixels is split; anything else (one generator
+    for the batch, CUDA, a malformed batch that ``measure`` will reject) is
+    passed through whole.
+    """
+    if generator is None or isinstance(generator, torch.Generator):
+        return None
+    if not isinstance(x, torch.Tensor) or x.ndim != 4 or x.device.type != "cpu":
+        return None
+    if not isinstance(generator, Sequence) or len(generator) != x.shape[0]:
+        return None
+    step = max(1, CHUNK_PIXELS // max(1, x.shape[-2] * x.shape[-1]))
+    return step if step < x.shape[0] else None
 
 
 def check_images(x: torch.Tensor, who: str) -> torch.Tensor:
