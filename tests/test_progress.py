@@ -94,7 +94,7 @@ def test_a_run_piped_to_a_file_logs_timestamped_progress(tmp_path):
                               env=env, stdout=log, stderr=subprocess.STDOUT, timeout=600)
     text = (tmp_path / "log.txt").read_text()
     assert done.returncode == 0, text[-3000:]
-    for bar in ("train synthetic-chest classification: 1/1", "stages (0 cached, 5 to compute): 5/5",
-                "conditions synthetic-chest: 3/3", "train unet on synthetic-chest radiograph-lowdose@3000: 3/3"):
+    for bar in ("train synthetic-chest classification: 1/1", "stages (0 cached, 10 to compute): 10/10",
+                "train unet on synthetic-chest radiograph-lowdose@3000: 3/3"):
         assert re.search(rf"^{STAMP} {re.escape(bar)} \(100%\), \d+ s elapsed", text, re.MULTILINE), (bar, text)
     assert not re.search(r"eta \d+:\d\d", text) and "\x1b[" not in text  # no rich bar (its eta is h:mm:ss)

@@ -75,9 +75,9 @@ def test_plan_prints_every_stage_and_the_summary(planted, tmp_path):
     for label in ("synthetic-chest classification", "synthetic-chest radiograph-lowdose@3000 unet",
                   "synthetic-chest original", "synthetic-chest radiograph-lowdose@3000/identity"):
         assert label in fresh.output
-    assert "7 stages: 0 cached, 5 pending, 2 always" in fresh.output
+    assert "11 stages: 0 cached, 10 pending, 1 always" in fresh.output
     cached = runner.invoke(app, ["plan", str(config), "--cache", str(cache_dir)])
-    assert "7 stages: 5 cached, 0 pending, 2 always" in cached.output
+    assert "11 stages: 10 cached, 0 pending, 1 always" in cached.output
     # without --cache, the cache is OUT/.cache as for `run`
     with_out = runner.invoke(app, ["plan", str(config), "--out", str(tmp_path / "run")])
     assert "0 cached" in with_out.output and str(tmp_path / "run" / ".cache") in with_out.output.replace("\n", "")
@@ -98,7 +98,7 @@ def test_cache_ls_lists_every_entry(planted):
         if stage.key is not None:
             assert stage.key in result.output
     assert "synthetic-chest radiograph-lowdose@3000/unet" in result.output  # the description
-    assert "5 entries, 1.25 MB" in result.output  # 5 x 250 kB plus tiny entry.json files
+    assert "10 entries, 2.50 MB" in result.output  # 10 x 250 kB plus tiny entry.json files
 
 
 def test_cache_commands_need_a_cache_location(planted, monkeypatch):
@@ -109,7 +109,7 @@ def test_cache_commands_need_a_cache_location(planted, monkeypatch):
     missing = runner.invoke(app, ["cache", "ls", "--cache", str(cache_dir / "nope")])
     assert missing.exit_code == 2 and "no such folder" in missing.output
     monkeypatch.setenv(CACHE_ENV, str(cache_dir))
-    assert "5 entries" in runner.invoke(app, ["cache", "ls"]).output
+    assert "10 entries" in runner.invoke(app, ["cache", "ls"]).output
 
 
 def test_gc_removes_leftovers_and_dry_run_removes_nothing(planted):
@@ -136,10 +136,11 @@ def test_gc_keep_removes_exactly_the_entries_a_changed_config_no_longer_uses(pla
     new_config = write_config(tmp_path, level=1000)
     new = plant(cache_dir, new_config)
     stale = {(s.stage, s.key) for s in old if s.key is not None} - {(s.stage, s.key) for s in new}
-    assert {stage for stage, _ in stale} == {"reconstructor", "inference"} and len(stale) == 3
+    # the level's U-Net, its two conditions' rows, and what reads them
+    assert {stage for stage, _ in stale} == {"reconstructor", "inference", "evaluate", "examples"} and len(stale) == 5
     before = entries(cache_dir)
     dry = runner.invoke(app, ["cache", "gc", "--cache", str(cache_dir), "--keep", str(new_config), "--dry-run"])
-    assert dry.exit_code == 0 and entries(cache_dir) == before and dry.output.count("would remove") == 3
+    assert dry.exit_code == 0 and entries(cache_dir) == before and dry.output.count("would remove") == 5
     bad = tmp_path / "bad.yaml"
     bad.write_text("datasets: 3")
     refused = runner.invoke(app, ["cache", "gc", "--cache", str(cache_dir), "--keep", str(new_config),

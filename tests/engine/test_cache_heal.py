@@ -186,4 +186,4 @@ def test_truncated_rows_and_models_are_quarantined_and_recomputed_to_the_clean_r
     assert f"damaged  inference     {rows.key}: " in log and f"computed inference     {rows.key}" in log
     assert f"computed diagnostic    {model.key}" in log
     healed = runner.invoke(app, ["cache", "verify", "--cache", str(cache_dir)])
-    assert healed.exit_code == 0 and "5 entries: 5 ok, 0 damaged" in healed.output, healed.output
+    assert healed.exit_code == 0 and "10 entries: 10 ok, 0 damaged" in healed.output, healed.output

@@ -89,8 +89,9 @@ def test_two_runs_at_once_compute_each_stage_once(tmp_path):
         for stage in json.loads((tmp_path / name / "manifest.json").read_text())["stages"]:
             target = computed if stage["status"] == "computed" else cached
             target.setdefault((stage["stage"], stage["key"]), []).append(name)
-    # 1 diagnostic model, 1 U-Net, 3 inference entries: each computed by exactly one of the two runs
-    assert len(computed) == 5 and all(len(runs_) == 1 for runs_ in computed.values()), computed
+    # 3 images, 1 diagnostic model, 1 U-Net, 3 inference entries, evaluate and examples: each computed by
+    # exactly one of the two runs
+    assert len(computed) == 10 and all(len(runs_) == 1 for runs_ in computed.values()), computed
     for entry, (computer,) in computed.items():
         other = "b" if computer == "a" else "a"
         assert other in cached.get(entry, []), (entry, cached)  # the other run found it

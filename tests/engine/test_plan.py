@@ -56,28 +56,32 @@ def tiny_run(tmp_path_factory):
 
 def test_fresh_cache_every_cacheable_stage_is_pending(tmp_path):
     stages = plan_study(tiny(), Cache(tmp_path))
-    assert [s.stage for s in stages] == ["diagnostic", "reconstructor"] + ["inference"] * 3 + ["evaluate", "report"]
+    assert [s.stage for s in stages] == (["images"] * 3 + ["diagnostic", "reconstructor"] + ["inference"] * 3
+                                         + ["evaluate", "examples", "report"])
     assert all(s.status == "pending" for s in stages if s.key is not None)
-    assert all(s.status == "always" for s in stages if s.key is None)
-    assert [s.stage for s in stages if s.key is None] == ["evaluate", "report"]
+    assert [s.stage for s in stages if s.key is None] == ["report"]
     assert not any(tmp_path.iterdir())  # planning writes nothing
-    assert summarize(stages) == "7 stages: 0 cached, 5 pending, 2 always"
+    assert summarize(stages) == "11 stages: 0 cached, 10 pending, 1 always"
 
 
 def test_dependencies_and_estimates(tmp_path):
-    diagnostic, recon, original, baseline, unet, evaluate, report = plan_study(tiny(), Cache(tmp_path))
-    assert unet.depends_on == (diagnostic.key, recon.key)
-    assert baseline.depends_on == original.depends_on == (diagnostic.key,)
-    assert evaluate.depends_on == (original.key, baseline.key, unet.key) and report.depends_on == (evaluate.label,)
+    stages = plan_study(tiny(), Cache(tmp_path))
+    train, val, test, diagnostic, recon, original, baseline, unet, evaluate, examples, report = stages
+    assert diagnostic.depends_on == recon.depends_on == (train.ref, val.ref)
+    assert unet.depends_on == (test.ref, diagnostic.ref, recon.ref)
+    assert baseline.depends_on == (test.ref, diagnostic.ref) and original.depends_on == (val.ref, test.ref, diagnostic.ref)
+    assert evaluate.depends_on == (original.ref, baseline.ref, unet.ref)
+    assert examples.depends_on == (test.ref, diagnostic.ref, recon.ref)
+    assert report.depends_on == (evaluate.ref, examples.ref)
     assert recon.label == "synthetic-chest radiograph-lowdose@3000 unet"
     # by hand: original runs on val + test, reconstructions on test only; training = epochs x train images
     from reconfair.engine.datasets import build_dataset
 
     sizes = build_dataset(tiny().datasets[0], seed=1).table["split"].value_counts()
     assert original.estimate == sizes["val"] + sizes["test"] and unet.estimate == baseline.estimate == sizes["test"]
-    assert diagnostic.estimate == recon.estimate == sizes["train"]
+    assert diagnostic.estimate == recon.estimate == sizes["train"] == train.estimate
     refit = plan_study(tiny(**{"evaluation.threshold": "refit"}), Cache(tmp_path))
-    assert refit[4].estimate == sizes["val"] + sizes["test"] and refit[4].key != unet.key
+    assert refit[7].estimate == sizes["val"] + sizes["test"] and refit[7].key != unet.key
 
 
 def test_after_a_run_every_stage_is_cached_with_the_runs_keys(tiny_run):
@@ -89,7 +93,7 @@ def test_after_a_run_every_stage_is_cached_with_the_runs_keys(tiny_run):
     manifest = json.loads((run / "manifest.json").read_text())
     ran = {(e["stage"], e["key"]) for e in manifest["stages"]}
     assert {(s.stage, s.key) for s in stages if s.key is not None} == ran
-    assert len(ran) == 5
+    assert len(ran) == 3 + 1 + 1 + 3 + 2  # images, classifier, U-Net, rows, evaluate and examples
 
 
 def test_changing_a_reconstructor_setting_invalidates_exactly_its_stages(tiny_run):
@@ -97,17 +101,22 @@ def test_changing_a_reconstructor_setting_invalidates_exactly_its_stages(tiny_ru
     unet = {"name": "unet", "settings": {"epochs": 2, "features": [4, 4, 8, 8, 8, 4]}}
     stages = plan_study(tiny(**{"datasets.0.reconstructors": ["baseline", unet]}), Cache(cache_dir))
     pending = [s.label for s in stages if s.status == "pending"]
-    assert pending == ["synthetic-chest radiograph-lowdose@3000 unet", "synthetic-chest radiograph-lowdose@3000/unet"]
+    assert pending == ["synthetic-chest radiograph-lowdose@3000 unet", "synthetic-chest radiograph-lowdose@3000/unet",
+                       "evaluate all data sets", "examples for the report"]
 
 
 def test_changing_the_name_changes_nothing(tiny_run):
     _, cache_dir = tiny_run
-    assert plan_study(tiny(name="renamed"), Cache(cache_dir)) == plan_study(tiny(), Cache(cache_dir))
+    def facts(stages):
+        return [(s.stage, s.key, s.label, s.status, s.depends_on) for s in stages]
+
+    assert facts(plan_study(tiny(name="renamed"), Cache(cache_dir))) == facts(plan_study(tiny(), Cache(cache_dir)))
 
 
 def test_plugins_and_checkpoints_are_always_inferred(tmp_path):
     entries = ["baseline", {"name": "mine", "folder": str(tmp_path)}, {"name": "unet", "checkpoint": "x/{level}"}]
     stages = plan_study(tiny(**{"datasets.0.reconstructors": entries}), Cache(tmp_path))
     assert "reconstructor" not in [s.stage for s in stages]  # nothing is trained here
-    always = [s.label for s in stages if s.stage == "inference" and s.status == "always"]
-    assert always == ["synthetic-chest radiograph-lowdose@3000/mine", "synthetic-chest radiograph-lowdose@3000/unet"]
+    always = [s.label for s in stages if s.status == "always"]
+    assert always == ["synthetic-chest radiograph-lowdose@3000/mine", "synthetic-chest radiograph-lowdose@3000/unet",
+                      "evaluate all data sets", "examples for the report", "report"]  # and what reads them

@@ -113,3 +113,19 @@ def test_ray_starts_a_stage_as_soon_as_its_inputs_exist(tmp_path, local_ray):
     trainings = [span[(s.stage, s.key)] for s in plan if s.stage == "reconstructor"]
     baseline = next(s for s in plan if s.stage == "inference" and s.label.endswith("/identity"))
     assert span[(baseline.stage, baseline.key)][0] < max(finished for _, finished in trainings)
+
+
+@pytest.mark.slow
+def test_the_demo_config_gives_the_same_table_with_ray_and_locally(tmp_path):
+    """configs/demo.yaml with default settings (threads 2), both executors from empty caches: bit-identical
+    samples.parquet (about 25 minutes on 2 cores)."""
+    from reconfair.config.demo import demo_config
+
+    config = demo_config()
+    ray.init(include_dashboard=False, log_to_driver=False)
+    try:
+        run_study(config, tmp_path / "ray", progress=False, cache_dir=tmp_path / "ray-cache", executor="ray")
+    finally:
+        ray.shutdown()
+    run_study(config, tmp_path / "local", progress=False, cache_dir=tmp_path / "local-cache")
+    assert (tmp_path / "ray" / "samples.parquet").read_bytes() == (tmp_path / "local" / "samples.parquet").read_bytes()

@@ -78,12 +78,13 @@ def test_raising_k_computes_only_the_new_replicate(runs):
     assert {e["status"] for e in first["stages"]} == {"computed"}
     computed = [(e["stage"], e["key"]) for e in second["stages"] if e["status"] == "computed"]
     cached = {(e["stage"], e["key"]) for e in second["stages"] if e["status"] == "cached"}
-    assert cached == before  # everything of K = 1 is replicate 0 and is reused
+    over_all = {"evaluate", "mitigation-tables"}  # they read every replicate's rows: computed again
+    assert cached == {(stage, key) for stage, key in before if stage not in over_all}  # replicate 0 is reused
     # by hand: replicate 1 trains 1 classifier, 1 U-Net, 1 fine-tuning and infers 4 conditions
     assert sorted(stage for stage, _ in computed) == sorted(
-        ["diagnostic", "reconstructor", "mitigated-reconstructor"] + ["inference"] * 4)
+        ["diagnostic", "reconstructor", "mitigated-reconstructor"] + ["inference"] * 4 + sorted(over_all))
     plan = plan_study(tiny(2), Cache(root / "empty"))
-    planned = {(s.stage, s.key) for s in plan if s.label.endswith("(replicate 1)")}
+    planned = {(s.stage, s.key) for s in plan if s.label.endswith("(replicate 1)") or s.stage in over_all}
     assert set(computed) == planned and not set(computed) & before
 
 
@@ -142,22 +143,30 @@ def test_replicate_zero_slices_are_those_without_replicates():
 
 def test_plan_labels_and_dependencies_per_replicate(tmp_path):
     stages = plan_study(tiny(2), Cache(tmp_path))
-    per_replicate = ["synthetic-chest classification", "synthetic-chest radiograph-lowdose@3000 unet",
-                     "synthetic-chest radiograph-lowdose@3000 unet+eodd:1", "synthetic-chest original",
-                     f"synthetic-chest {IDENTITY}", f"synthetic-chest {UNET_CONDITION}",
-                     f"synthetic-chest {UNET_CONDITION}+eodd:1"]
-    assert [s.label for s in stages] == [f"{label} (replicate {k})" for k in (0, 1) for label in per_replicate] + [
-        "evaluate all data sets", "report"]
+    models = ["synthetic-chest classification", "synthetic-chest radiograph-lowdose@3000 unet",
+              "synthetic-chest radiograph-lowdose@3000 unet+eodd:1"]
+    rows = ["synthetic-chest original", f"synthetic-chest {IDENTITY}", f"synthetic-chest {UNET_CONDITION}",
+            f"synthetic-chest {UNET_CONDITION}+eodd:1"]
+    images = [f"synthetic-chest {split} images" for split in ("train", "val", "test")]
+    assert [s.label for s in stages] == images + [f"{label} (replicate {k})" for label in models for k in (0, 1)] + [
+        f"{label} (replicate {k})" for k in (0, 1) for label in rows] + [
+        "evaluate all data sets", "mitigation tables", "examples for the report", "report"]
     one = plan_study(tiny(1), Cache(tmp_path))
-    assert [s.key for s in stages[:7]] == [s.key for s in one[:7]]  # replicate 0 is the K = 1 plan
-    assert [s.label for s in one[:7]] == per_replicate  # no suffix without replicates
-    diagnostic, recon, mitigated, original, identity, unet, unet_mitigated = stages[7:14]
-    assert len({s.key for s in stages[:14]}) == 14  # every replicate-1 stage has its own entry
-    assert identity.depends_on == original.depends_on == (diagnostic.key,)
-    assert unet.depends_on == (diagnostic.key, recon.key)
-    assert mitigated.depends_on == (diagnostic.key, recon.key) and unet_mitigated.depends_on == (diagnostic.key,
-                                                                                                   mitigated.key)
-    assert stages[-2].depends_on == tuple(s.key for s in stages if s.stage == "inference")
+    zero = [s for s in stages if not s.label.endswith("(replicate 1)")]
+    assert [s.key for s in zero if s.stage not in ("evaluate", "mitigation-tables", "report")] == [
+        s.key for s in one if s.stage not in ("evaluate", "mitigation-tables", "report")]  # replicate 0 = K = 1
+    assert [s.label for s in one[3:6]] == models  # no suffix without replicates
+    by_label = {s.label: s for s in stages}
+    k1 = {label: by_label[f"{label} (replicate 1)"] for label in models + rows}
+    assert len({s.key for s in k1.values()} | {s.key for s in zero}) == len(k1) + len(zero)  # own entries
+    diagnostic, recon, mitigated = (k1[label] for label in models)
+    original, identity, unet, unet_mitigated = (k1[label] for label in rows)
+    test, train = by_label["synthetic-chest test images"].ref, by_label["synthetic-chest train images"].ref
+    assert identity.depends_on == (test, diagnostic.ref)
+    assert unet.depends_on == (test, diagnostic.ref, recon.ref)
+    assert mitigated.depends_on == (recon.ref, diagnostic.ref, train)
+    assert unet_mitigated.depends_on == (test, diagnostic.ref, mitigated.ref)
+    assert by_label["evaluate all data sets"].depends_on == tuple(s.ref for s in stages if s.stage == "inference")
 
 
 def test_reconfair_plan_prints_the_replicate_labels(tmp_path):
@@ -169,7 +178,7 @@ def test_reconfair_plan_prints_the_replicate_labels(tmp_path):
         assert f"synthetic-chest classification (replicate {k})" in result.output
         assert f"synthetic-chest radiograph-lowdose@3000 unet (replicate {k})" in result.output
         assert f"synthetic-chest {IDENTITY} (replicate {k})" in result.output
-    assert "16 stages: 0 cached, 14 pending, 2 always" in result.output
+    assert "22 stages: 0 cached, 21 pending, 1 always" in result.output
 
 
 def test_lambda_choice_uses_the_mean_hold_out_scores_over_replicates(tmp_path):

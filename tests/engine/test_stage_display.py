@@ -37,9 +37,10 @@ def _stage_line(text: str) -> str:
 def test_stage_bar_reaches_every_cacheable_stage(tmp_path, capsys, one_torch_thread):
     config = parse_config(STUDY)
     run_study(config, tmp_path / "a", cache_dir=tmp_path / "cache", progress=True)
-    # 1 diagnostic + 1 U-Net + 3 inference (original, identity, unet) = 5 stages, none cached yet
+    # 3 images + 1 diagnostic + 1 U-Net + 3 inference (original, identity, unet) + evaluate + examples
+    # = 10 cacheable stages, none cached yet
     first = _stage_line(capsys.readouterr().err)
-    assert first.startswith("stages (0 cached, 5 to compute)") and re.search(r"\b5/5\b", first)
+    assert first.startswith("stages (0 cached, 10 to compute)") and re.search(r"\b10/10\b", first)
     run_study(config, tmp_path / "b", cache_dir=tmp_path / "cache", progress=True)
     second = _stage_line(capsys.readouterr().err)
-    assert second.startswith("stages (5 cached, 0 to compute)") and re.search(r"\b5/5\b", second)
+    assert second.startswith("stages (10 cached, 0 to compute)") and re.search(r"\b10/10\b", second)

@@ -413,6 +413,8 @@ class CacheEntry:
         'synthetic-chest radiograph-lowdose@3000 unet (replicate 2)'
         """
         s = self.config_slice if isinstance(self.config_slice, dict) else {}
+        if isinstance(s.get("label"), str):  # the stage's label, as the plan shows it
+            return s["label"]
         parts = [str((s.get("dataset") or {}).get("name", ""))]
         if s.get("condition"):
             parts.append(str(s["condition"]))
