@@ -31,7 +31,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Measure what medical image reconstruction does to downstream diagnostic AI and its fairness.",
 )
-out_console = Console(width=None if Console().is_terminal else 120)
+out_console = Console(width=None if Console().is_terminal else 160)
 err_console = Console(stderr=True)
 
 EXIT_CONFIG_ERROR = 2

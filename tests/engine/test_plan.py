@@ -69,7 +69,7 @@ def test_dependencies_and_estimates(tmp_path):
     train, val, test, diagnostic, recon, original, baseline, unet, evaluate, examples, report = stages
     assert diagnostic.depends_on == recon.depends_on == (train.ref, val.ref)
     assert unet.depends_on == (test.ref, diagnostic.ref, recon.ref)
-    assert baseline.depends_on == (test.ref, diagnostic.ref) and original.depends_on == (val.ref, test.ref, diagnostic.ref)
+    assert baseline.depends_on == (test.ref, diagnostic.ref) and original.depends_on == (test.ref, val.ref, diagnostic.ref)
     assert evaluate.depends_on == (original.ref, baseline.ref, unet.ref)
     assert examples.depends_on == (test.ref, diagnostic.ref, recon.ref)
     assert report.depends_on == (evaluate.ref, examples.ref)

@@ -48,7 +48,8 @@ def tiny(replicates: int = 1, **changes) -> StudyConfig:
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     """K = 1, then K = 2 on the same cache, whose rows files were stripped of ``replicate`` in between
-    (as an entry written before the column existed): (root, K=1 run, K=2 run)."""
+    (as an entry written before the column existed, and before entries recorded checksums):
+    (root, K=1 run, K=2 run)."""
     from reconfair.engine.run import run_study
 
     root = tmp_path_factory.mktemp("replicates")
@@ -60,6 +61,9 @@ def runs(tmp_path_factory):
         assert len(stripped) == 4  # original, identity, unet, unet+eodd:1
         for rows in stripped:
             pd.read_parquet(rows).drop(columns="replicate").to_parquet(rows, index=False)
+            meta = json.loads((rows.parent / "entry.json").read_text())
+            del meta["files"]  # an old entry: no checksums, accepted unchecked
+            (rows.parent / "entry.json").write_text(json.dumps(meta))
         two = run_study(tiny(2), root / "k2", progress=False, cache_dir=root / "cache")
     finally:
         torch.set_num_threads(threads)

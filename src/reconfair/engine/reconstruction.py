@@ -71,8 +71,12 @@ class ReconstructorKind:
         entry = condition.entry
         spec = default_spec(entry.name, entry.preset, **entry.settings)
         model_seed = replicate_seed(context.config.seed, replicate)
+        untrained = make_reconstructor(entry.name, degradation=condition.operator, preset=entry.preset,
+                                       seed=model_seed, **entry.settings)  # through the registry
+        if untrained.spec != spec:
+            raise ValueError(f"{stage.label}: the registry built {untrained.spec}, the cache key says {spec}")
         return train_reconstructor(
-            LearnedReconstructor(spec, seed=model_seed), condition.operator,
+            untrained, condition.operator,
             train=materialized(context, stage, "train"), val=materialized(context, stage, "val"),
             seed=model_seed, resume=context.cache.scratch(RECON_STAGE, stage.key) / "training",
             device=context.device, progress=context.progress,

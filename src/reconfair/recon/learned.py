@@ -225,28 +225,35 @@ def make_learned(model: str, *, preset: str = "demo", seed: int = 0, **settings:
     return LearnedReconstructor(default_spec(model, preset, **settings), seed=seed)
 
 
-def _factory(model: str, degradation: Degradation | None, preset: str, checkpoint: str | None) -> LearnedReconstructor:
+def _factory(model: str, degradation: Degradation | None, preset: str, checkpoint: str | None, seed: int,
+             settings: dict[str, Any]) -> LearnedReconstructor:
     if checkpoint is not None:
         recon = load_reconstructor(checkpoint)
         if recon.name != model:
             raise ValueError(f"checkpoint {checkpoint} holds a {recon.name!r} reconstructor, not {model!r}")
         return recon
-    return make_learned(model, preset=preset)
+    return make_learned(model, preset=preset, seed=seed, **settings)
 
 
-def make_unet(*, degradation: Degradation | None = None, preset: str = "demo", checkpoint: str | None = None) -> LearnedReconstructor:
-    """Registry factory: a U-Net reconstructor (from ``checkpoint`` when given)."""
-    return _factory("unet", degradation, preset, checkpoint)
+def make_unet(*, degradation: Degradation | None = None, preset: str = "demo", checkpoint: str | None = None,
+             seed: int = 0, **settings: Any) -> LearnedReconstructor:
+    """Registry factory: a U-Net reconstructor, untrained (``preset`` + ``settings``, initialised from ``seed``),
+    or from ``checkpoint`` when given."""
+    return _factory("unet", degradation, preset, checkpoint, seed, settings)
 
 
-def make_pix2pix(*, degradation: Degradation | None = None, preset: str = "demo", checkpoint: str | None = None) -> LearnedReconstructor:
-    """Registry factory: a Pix2Pix reconstructor (from ``checkpoint`` when given)."""
-    return _factory("pix2pix", degradation, preset, checkpoint)
+def make_pix2pix(*, degradation: Degradation | None = None, preset: str = "demo", checkpoint: str | None = None,
+             seed: int = 0, **settings: Any) -> LearnedReconstructor:
+    """Registry factory: a Pix2Pix reconstructor, untrained (``preset`` + ``settings``, initialised from ``seed``),
+    or from ``checkpoint`` when given."""
+    return _factory("pix2pix", degradation, preset, checkpoint, seed, settings)
 
 
-def make_irsde(*, degradation: Degradation | None = None, preset: str = "demo", checkpoint: str | None = None) -> LearnedReconstructor:
-    """Registry factory: an IR-SDE reconstructor (from ``checkpoint`` when given)."""
-    return _factory("irsde", degradation, preset, checkpoint)
+def make_irsde(*, degradation: Degradation | None = None, preset: str = "demo", checkpoint: str | None = None,
+             seed: int = 0, **settings: Any) -> LearnedReconstructor:
+    """Registry factory: an IR-SDE reconstructor, untrained (``preset`` + ``settings``, initialised from ``seed``),
+    or from ``checkpoint`` when given."""
+    return _factory("irsde", degradation, preset, checkpoint, seed, settings)
 
 
 def _unpack(pairs: Any, label: str) -> tuple[torch.Tensor, torch.Tensor]:
