@@ -12,17 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from reconfair.diagnose import DiagnosticModel, load_model
-from reconfair.engine.graph import Graph, Stage
-from reconfair.engine.images import materialized, planned_table
+from reconfair.engine.graph import Graph, Stage, replicate_suffix
+from reconfair.engine.images import materialized, split_count, split_inputs
 from reconfair.engine.keys import diagnostic_slice
 from reconfair.seeding import replicate_seed
 
-__all__ = ["DiagnosticKind", "replicate_suffix"]
-
-
-def replicate_suffix(config: Any, replicate: int) -> str:
-    """`` (replicate k)`` when the study has several model replicates, else ``""``."""
-    return f" (replicate {replicate})" if config.replicates > 1 else ""
+__all__ = ["DiagnosticKind"]
 
 
 class DiagnosticKind:
@@ -34,12 +29,11 @@ class DiagnosticKind:
     def plan(self, graph: Graph) -> None:
         config = graph.config
         for index, dataset_config in enumerate(config.datasets):
-            n_train = int((planned_table(graph, index)["split"] == "train").sum())
-            images = {f"images:{split}": graph.find("images", dataset=index, split=split).ref
-                      for split in ("train", "val")}
+            n_train, images = split_count(graph, index, ["train"]), split_inputs(graph, index, ("train", "val"))
             for replicate in range(config.replicates):
                 for task in dataset_config.tasks:
-                    graph.add(self.name, label=f"{dataset_config.name} {task.kind}{replicate_suffix(config, replicate)}",
+                    label = f"{dataset_config.name} {task.kind}{replicate_suffix(config, replicate)}"
+                    graph.add(self.name, label=label,
                               params={"dataset": index, "replicate": replicate, "task": task.kind},
                               config_slice=diagnostic_slice(dataset_config, task, config.seed, replicate=replicate),
                               inputs=images, estimate=task.model.epochs * n_train)

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from reconfair.engine.graph import Graph, Stage
+from reconfair.engine.images import split_inputs
 from reconfair.engine.inference import reconstruct_batch
 from reconfair.metrics.task import binarize
 from reconfair.seeding import sample_generators
@@ -74,7 +75,7 @@ class ExamplesKind:
         inputs: dict[str, str] = {}
         cacheable = True
         for index, dataset_config in enumerate(config.datasets):
-            inputs[f"images:{index}"] = graph.find("images", dataset=index, split="test").ref
+            inputs[f"images:{index}"] = split_inputs(graph, index, ["test"])["images:test"]
             for task in dataset_config.tasks:
                 inputs[f"model:{index}:{task.kind}"] = graph.find("diagnostic", dataset=index, replicate=0,
                                                                   task=task.kind).ref
@@ -201,7 +202,8 @@ def _one_input(stage: Stage, role: str, as_role: str) -> Stage:
     """A view of ``stage`` whose only input is ``role``, renamed ``as_role`` (for :func:`images_of`)."""
     from dataclasses import replace
 
-    return replace(stage, inputs={as_role: stage.inputs[role]}, params={**stage.params, "dataset": int(role.split(":")[1])})
+    index = int(role.split(":")[1])
+    return replace(stage, inputs={as_role: stage.inputs[role]}, params={**stage.params, "dataset": index})
 
 
 def _top_target(table: Any, targets: tuple[str, ...]) -> str:

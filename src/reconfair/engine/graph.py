@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-__all__ = ["Graph", "Stage", "StageKind", "Status", "run_local", "run_stage", "topological"]
+__all__ = ["Graph", "Stage", "StageKind", "Status", "replicate_suffix", "run_local", "run_stage", "topological"]
 
 Status = Literal["cached", "pending", "always"]
 
@@ -144,6 +144,11 @@ class Graph:
 
     def of_kind(self, kind: str) -> list[Stage]:
         return [s for s in self.stages if s.stage == kind]
+
+
+def replicate_suffix(config: Any, replicate: int) -> str:
+    """`` (replicate k)`` for a stage label when the study has several model replicates, else ``""``."""
+    return f" (replicate {replicate})" if config.replicates > 1 else ""
 
 
 _INDEX_PARAMS = ("dataset", "replicate", "condition", "split", "task")

@@ -29,7 +29,8 @@ from reconfair.data.sample import SampleSet
 from reconfair.engine.graph import Graph, Stage
 from reconfair.engine.keys import dataset_slice
 
-__all__ = ["ImagesKind", "SplitImages", "file_fingerprint", "images_of", "planned_table"]
+__all__ = ["ImagesKind", "SplitImages", "file_fingerprint", "images_of", "planned_table", "split_count",
+           "split_inputs"]
 
 SPLITS_PLANNED = ("train", "val", "test")
 
@@ -56,6 +57,16 @@ def planned_table(graph_or_context: Any, index: int) -> pd.DataFrame:
         memo[("dataset", index)] = build_dataset(config.datasets[index], seed=config.seed, lazy=True)
         memo[("table", index)] = memo[("dataset", index)].table
     return memo[("table", index)]
+
+
+def split_inputs(graph: Graph, index: int, splits: Any) -> dict[str, str]:
+    """``{"images:<split>": ref}``: the inputs naming data set ``index``'s ``images`` stages of ``splits``."""
+    return {f"images:{split}": graph.find("images", dataset=index, split=split).ref for split in splits}
+
+
+def split_count(graph: Graph, index: int, splits: Any) -> int:
+    """How many samples of data set ``index`` are in ``splits``."""
+    return int(planned_table(graph, index)["split"].isin(list(splits)).sum())
 
 
 def file_fingerprint(samples: Any, split: str, *, content: bool = False) -> str | None:

@@ -29,8 +29,8 @@ from reconfair.data.lazy import LazySampleSet
 from reconfair.data.sample import ATTR_PREFIX, SampleSet
 from reconfair.diagnose import DiagnosticModel
 from reconfair.engine.conditions import Condition
-from reconfair.engine.graph import Graph, Stage
-from reconfair.engine.images import images_of, planned_table
+from reconfair.engine.graph import Graph, Stage, replicate_suffix
+from reconfair.engine.images import images_of, split_count, split_inputs
 from reconfair.engine.keys import dataset_slice, degradation_slice, inferred_splits, replicate_slice
 from reconfair.engine.memory import release_freed_memory
 from reconfair.engine.table import canonical, read_samples, write_samples
@@ -52,21 +52,17 @@ class InferenceKind:
     unit = "images"
 
     def plan(self, graph: Graph) -> None:
-        from reconfair.engine.diagnostic import replicate_suffix
         from reconfair.engine.mitigation import MITIGATION_STAGE
         from reconfair.engine.reconstruction import RECON_STAGE, baseline_key
 
         config = graph.config
         for index, dataset_config in enumerate(config.datasets):
-            table = planned_table(graph, index)
             for replicate in range(config.replicates):
                 models = {f"model:{task.kind}": graph.find("diagnostic", dataset=index, replicate=replicate,
                                                            task=task.kind).ref for task in dataset_config.tasks}
                 for condition in graph.memo["conditions"][index]:
                     splits = inferred_splits(config.evaluation, condition)
-                    inputs = {f"images:{split}": graph.find("images", dataset=index, split=split).ref
-                              for split in splits}
-                    inputs.update(models)
+                    inputs = {**split_inputs(graph, index, splits), **models}
                     recon: str | None = None
                     if condition.trains_reconstructor:
                         kind = RECON_STAGE if condition.mitigation is None else MITIGATION_STAGE
@@ -85,10 +81,11 @@ class InferenceKind:
                         "splits": list(splits),
                         **replicate_slice(replicate),
                     }
-                    graph.add(self.name, label=f"{dataset_config.name} {condition.name}{replicate_suffix(config, replicate)}",
+                    label = f"{dataset_config.name} {condition.name}{replicate_suffix(config, replicate)}"
+                    graph.add(self.name, label=label,
                               params={"dataset": index, "replicate": replicate, "condition": condition},
                               config_slice=config_slice, inputs=inputs,
-                              estimate=int(table["split"].isin(splits).sum()))
+                              estimate=split_count(graph, index, splits))
 
     def compute(self, stage: Stage, context: Any) -> pd.DataFrame:
         from reconfair.engine.reconstruction import build_reconstructor

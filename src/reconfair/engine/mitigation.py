@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-from reconfair.engine.graph import Graph, Stage
-from reconfair.engine.images import materialized, planned_table
+from reconfair.engine.graph import Graph, Stage, replicate_suffix
+from reconfair.engine.images import materialized, split_count, split_inputs
 from reconfair.engine.keys import diagnostic_slice, mitigation_slice, reconstructor_slice
 from reconfair.mitigate.finetune import finetune
 from reconfair.recon.learned import default_spec, load_reconstructor
@@ -46,11 +46,9 @@ class MitigatedKind:
     unit = "image-epochs"
 
     def plan(self, graph: Graph) -> None:
-        from reconfair.engine.diagnostic import replicate_suffix
-
         config = graph.config
         for index, dataset_config in enumerate(config.datasets):
-            n_train = int((planned_table(graph, index)["split"] == "train").sum())
+            n_train = split_count(graph, index, ["train"])
             task = next((t for t in dataset_config.tasks if t.kind == "classification"), None)
             for replicate in range(config.replicates):
                 for condition in graph.memo["conditions"][index]:
@@ -69,7 +67,7 @@ class MitigatedKind:
                               config_slice=mitigation_slice(base_slice, condition.mitigation,
                                                             diagnostic_slice(dataset_config, task, config.seed)),
                               inputs={"reconstructor": base.ref, "classifier": classifier.ref,
-                                      "images:train": graph.find("images", dataset=index, split="train").ref},
+                                      **split_inputs(graph, index, ["train"])},
                               estimate=condition.mitigation.epochs * n_train)
 
     def compute(self, stage: Stage, context: Any) -> tuple[Any, dict[str, float]]:

@@ -20,8 +20,8 @@ import torch
 
 from reconfair.config import DatasetConfig, ReconstructorConfig
 from reconfair.data.sample import SampleSet
-from reconfair.engine.graph import Graph, Stage
-from reconfair.engine.images import materialized, planned_table
+from reconfair.engine.graph import Graph, Stage, replicate_suffix
+from reconfair.engine.images import materialized, split_count, split_inputs
 from reconfair.engine.keys import baseline_slice, reconstructor_slice
 from reconfair.recon import make_reconstructor
 from reconfair.recon.learned import LearnedReconstructor, default_spec, load_reconstructor
@@ -45,13 +45,9 @@ class ReconstructorKind:
     unit = "image-epochs"
 
     def plan(self, graph: Graph) -> None:
-        from reconfair.engine.diagnostic import replicate_suffix
-
         config = graph.config
         for index, dataset_config in enumerate(config.datasets):
-            n_train = int((planned_table(graph, index)["split"] == "train").sum())
-            images = {f"images:{split}": graph.find("images", dataset=index, split=split).ref
-                      for split in ("train", "val")}
+            n_train, images = split_count(graph, index, ["train"]), split_inputs(graph, index, ("train", "val"))
             for replicate in range(config.replicates):
                 for condition in graph.memo["conditions"][index]:
                     if not condition.trains_reconstructor or condition.mitigation is not None:
