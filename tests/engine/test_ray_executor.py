@@ -46,8 +46,9 @@ def local_ray():
     ray.shutdown()
 
 
-def test_ray_executor_gives_the_local_table(tmp_path, one_torch_thread, local_ray):
-    """Ray tasks use their 1-CPU share (one thread); so does the local run, for bit-identical results."""
+def test_ray_executor_gives_the_local_table(tmp_path, local_ray):
+    """Both executors run every stage with the study's threads (default 2): bit-identical results, whatever
+    the thread count of the process that calls them."""
     config = parse_config(STUDY)
     local = run_study(config, tmp_path / "local", progress=False, cache_dir=tmp_path / "local-cache")
     remote = run_study(config, tmp_path / "ray", progress=False, cache_dir=tmp_path / "ray-cache", executor="ray")
@@ -81,8 +82,8 @@ def faulty_ray(tmp_path, monkeypatch):
     ray.shutdown()
 
 
-GRID = {**STUDY, "datasets": [{**STUDY["datasets"][0], "reconstructors": [
-    "baseline", {"name": "unet", "settings": {"epochs": 3}}]}]}
+GRID = {**STUDY, "threads": 1, "datasets": [{**STUDY["datasets"][0], "reconstructors": [
+    "baseline", {"name": "unet", "settings": {"epochs": 3}}]}]}  # 1-thread stages: two run side by side on 2 CPUs
 
 
 def test_a_worker_killed_mid_task_is_retried_and_the_table_is_the_local_one(tmp_path, faulty_ray):

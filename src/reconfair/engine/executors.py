@@ -1,6 +1,7 @@
 """Executors: ``local`` walks the stage graph in this process; ``ray`` runs its cacheable stages as Ray tasks.
 
-The Ray executor submits one task per pending cacheable stage of the plan,
+The Ray executor submits one task per pending cacheable stage of the plan
+(asking for ``threads`` CPUs: the torch threads it runs with),
 with the tasks of its pending inputs as dependencies (object refs), so a stage
 starts as soon as its inputs exist: there are no waves.  Each task rebuilds the
 configuration and cache in its worker, runs the stage with the study's pinned
@@ -49,12 +50,14 @@ def run_remote_stages(
     ray = _import_ray()
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 and config.device != "cpu" else 0
+    resources = ray.cluster_resources()
+    gpus = 1 if resources.get("GPU", 0) > 0 and config.device != "cpu" else 0
+    cpus = max(1, min(int(config.threads), int(resources.get("CPU", 1))))  # what a stage's torch threads use
     data = config.model_dump(mode="json")
     stages = topological(plan)
     graph = ray.put(stages)
     conditions = ray.put(getattr(plan, "conditions", {}))
-    task = ray.remote(num_cpus=1, num_gpus=gpus, max_retries=RETRIES)(_stage_task)
+    task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=RETRIES)(_stage_task)
     light = ray.remote(num_cpus=1, num_gpus=0, max_retries=RETRIES)(_stage_task)
     submitted: dict[str, Any] = {}
     for stage in stages:
