@@ -76,3 +76,27 @@ def test_interrupted_run_says_how_to_resume_and_exits_130(tmp_path: Path, signum
     assert "Traceback" not in text
     assert f"interrupted ({name})" in (out / "run.log").read_text()
     assert (out / ".cache" / "diagnostic").is_dir() and not (out / "samples.parquet").exists()
+
+
+def test_sigterm_during_a_ray_run_still_says_how_to_resume(tmp_path: Path):
+    """Ray's core installs its own SIGTERM handler when it starts; the run takes it back."""
+    pytest.importorskip("ray", reason="needs `pip install reconfair[ray]`")
+    config = tmp_path / "study.yaml"
+    config.write_text(yaml.safe_dump(STUDY))
+    out, err = tmp_path / "out", tmp_path / "stderr.txt"
+    command = [sys.executable, "-m", "reconfair", "run", str(config), "--out", str(out), "--executor", "ray"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env.pop("RECONFAIR_CACHE", None)
+    with open(err, "w") as handle:
+        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=handle)
+        try:
+            images = out / ".cache" / "images"
+            _wait_for(process, lambda: images.is_dir() and any(images.glob("*/entry.json")), "a stage in a worker")
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=120)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    text = err.read_text()
+    assert code == 130, text[-3000:]
+    assert "interrupted (SIGTERM): finished stages are cached in" in " ".join(text.split()), text[-3000:]

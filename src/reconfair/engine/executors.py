@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,7 @@ def run_remote_stages(
     """
     ray = _import_ray()
     if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        _keeping_sigterm(lambda: ray.init(address=address, include_dashboard=False, log_to_driver=False))
     resources = ray.cluster_resources()
     gpus = 1 if resources.get("GPU", 0) > 0 and config.device != "cpu" else 0
     cpus = max(1, min(int(config.threads), int(resources.get("CPU", 1))))  # what a stage's torch threads use
@@ -67,6 +68,18 @@ def run_remote_stages(
         runner = light if stage.stage in ("images", "evaluate", "mitigation-tables") else task
         submitted[stage.ref] = runner.remote(data, str(cache_root), stage.ref, graph, conditions, *after)
     return _wait(ray, list(submitted.values()), "stages (ray)", progress)
+
+
+def _keeping_sigterm(start: Callable[[], Any]) -> None:
+    """Start Ray, then give SIGTERM back to the handler the run had (Ray's core installs its own, which would
+    end the driver without the run's "finished stages are cached ... resume" message)."""
+    import signal
+    import threading
+
+    handler = signal.getsignal(signal.SIGTERM)
+    start()
+    if callable(handler) and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
 
 
 def _wait(ray: Any, pending: list[Any], description: str, progress: bool) -> list[dict[str, str]]:
