@@ -82,8 +82,9 @@ def faulty_ray(tmp_path, monkeypatch):
     ray.shutdown()
 
 
-GRID = {**STUDY, "threads": 1, "datasets": [{**STUDY["datasets"][0], "reconstructors": [
-    "baseline", {"name": "unet", "settings": {"epochs": 3}}]}]}  # 1-thread stages: two run side by side on 2 CPUs
+GRID = {**STUDY, "threads": 1, "datasets": [{  # 1-thread stages: two run side by side on 2 CPUs
+    **STUDY["datasets"][0], "degradations": [{"operator": "radiograph-lowdose", "levels": [3000]}],
+    "reconstructors": ["baseline", {"name": "unet", "settings": {"epochs": 6, "patience": 6}}]}]}
 
 
 def test_a_worker_killed_mid_task_is_retried_and_the_table_is_the_local_one(tmp_path, faulty_ray):
@@ -96,8 +97,8 @@ def test_a_worker_killed_mid_task_is_retried_and_the_table_is_the_local_one(tmp_
 
 
 def test_ray_starts_a_stage_as_soon_as_its_inputs_exist(tmp_path, local_ray):
-    """No waves: the baseline's inference (needing only the images and the classifier) starts while a U-Net
-    still trains, and each stage starts after all of its inputs finished."""
+    """No waves: the baseline's inference (needing only the images and the classifier) starts while the U-Net
+    (the only other training, 6 epochs) still trains, and each stage starts after all of its inputs finished."""
     from reconfair.engine.plan import plan_study
     from reconfair.engine.cache import Cache
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,9 +47,12 @@ def run_remote_stages(
     ``address``: ``None`` starts (or reuses) a local Ray instance; ``"auto"`` or
     ``"HOST:PORT"`` joins a running cluster.
     """
+    import signal
+
     ray = _import_ray()
+    handler = signal.getsignal(signal.SIGTERM)
     if not ray.is_initialized():
-        _keeping_sigterm(lambda: ray.init(address=address, include_dashboard=False, log_to_driver=False))
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
     resources = ray.cluster_resources()
     gpus = 1 if resources.get("GPU", 0) > 0 and config.device != "cpu" else 0
     cpus = max(1, min(int(config.threads), int(resources.get("CPU", 1))))  # what a stage's torch threads use
@@ -67,17 +69,16 @@ def run_remote_stages(
         after = [submitted[ref] for ref in stage.depends_on if ref in submitted]
         runner = light if stage.stage in ("images", "evaluate", "mitigation-tables") else task
         submitted[stage.ref] = runner.remote(data, str(cache_root), stage.ref, graph, conditions, *after)
+    _restore_sigterm(handler)
     return _wait(ray, list(submitted.values()), "stages (ray)", progress)
 
 
-def _keeping_sigterm(start: Callable[[], Any]) -> None:
-    """Start Ray, then give SIGTERM back to the handler the run had (Ray's core installs its own, which would
-    end the driver without the run's "finished stages are cached ... resume" message)."""
+def _restore_sigterm(handler: Any) -> None:
+    """Give SIGTERM back to the run's Python handler: Ray's core installs a native one that would end the
+    driver at once, without the run's "finished stages are cached ... resume" message and exit 130."""
     import signal
     import threading
 
-    handler = signal.getsignal(signal.SIGTERM)
-    start()
     if callable(handler) and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, handler)
 
