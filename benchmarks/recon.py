@@ -19,11 +19,9 @@ import time
 
 import torch
 
-from reconfair.config import DatasetConfig, ReconstructorConfig
-from reconfair.engine.cache import Cache
+from reconfair.config import DatasetConfig, parse_config
 from reconfair.engine.datasets import build_dataset
 from reconfair.engine.inference import reconstruct_batch
-from reconfair.config import parse_config
 from reconfair.engine.run import stage_output
 from reconfair.metrics.image import psnr
 from reconfair.physics import make_degradation

@@ -11,7 +11,6 @@ from typer.testing import CliRunner
 from reconfair.cli import app
 from reconfair.config import ConfigError, parse_config
 from reconfair.engine.cache import Cache
-from reconfair.engine.conditions import dataset_conditions
 from reconfair.engine.mitigation import HOLDOUT_FILE
 from reconfair.engine.plan import plan_study
 from reconfair.metrics.bootstrap import paired_fairness_bootstrap

@@ -12,9 +12,8 @@ import yaml
 from typer.testing import CliRunner
 
 from reconfair.cli import app
-from reconfair.config import DatasetConfig, ReconstructorConfig, parse_config
+from reconfair.config import DatasetConfig, parse_config
 from reconfair.engine import reconstruction
-from reconfair.engine.cache import Cache
 from reconfair.engine.datasets import build_dataset
 from reconfair.engine.inference import reconstruct_batch
 from reconfair.engine.run import stage_output

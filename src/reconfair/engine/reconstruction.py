@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from reconfair.config import DatasetConfig, ReconstructorConfig
+from reconfair.config import ReconstructorConfig
 from reconfair.data.sample import SampleSet
 from reconfair.engine.graph import Graph, Stage, replicate_suffix
 from reconfair.engine.images import materialized, split_count, split_inputs

@@ -74,7 +74,6 @@ def run_study(
     ``config.threads`` torch threads, so the tables are the same.
     """
     validate_study(config)
-    validate_study(config)
     if executor not in EXECUTORS:
         raise ValueError(f"unknown executor {executor!r}; expected one of: {', '.join(EXECUTORS)}")
     out = Path(out_dir)
