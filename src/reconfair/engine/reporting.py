@@ -55,8 +55,8 @@ class ReportKind:
         write_report(out)
         return out
 
-    def write(self, output: Any, folder: Path) -> None:  # never cached
-        raise NotImplementedError
+    def write(self, output: Any, folder: Path) -> None:
+        raise TypeError("the report stage writes the run directory and is never cached (its key is None)")
 
-    def load(self, stage: Stage, context: Any, folder: Path) -> Any:  # never cached
-        raise NotImplementedError
+    def load(self, stage: Stage, context: Any, folder: Path) -> Any:
+        raise TypeError("the report stage is never cached: it has no entry to load")
