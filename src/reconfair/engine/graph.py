@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-__all__ = ["Graph", "Stage", "StageKind", "Status", "replicate_suffix", "run_local", "run_stage", "topological"]
+__all__ = ["Graph", "Stage", "StageKind", "Status", "recorded_seconds", "replicate_suffix", "run_local", "run_stage",
+           "topological"]
 
 Status = Literal["cached", "pending", "always"]
 
@@ -125,7 +126,7 @@ class Graph:
             key = self.cache.key(kind, full_slice)
             meta = self.cache.folder(kind, key) / "entry.json"
             status = "cached" if meta.is_file() else "pending"
-            seconds = _recorded_seconds(meta) if status == "cached" else None
+            seconds = recorded_seconds(meta) if status == "cached" else None
         stage = Stage(kind, key, label, inputs, status or "always", int(estimate), dict(params), full_slice,
                       seconds, self.kinds[kind].unit)
         if stage.ref in self._by_ref:  # the same work planned twice (e.g. shared by two conditions)
@@ -158,7 +159,8 @@ def _hashable(value: Any) -> Any:
     return getattr(value, "name", value) if not isinstance(value, (str, int, float, tuple)) else value
 
 
-def _recorded_seconds(meta: Path) -> float | None:
+def recorded_seconds(meta: Path) -> float | None:
+    """The ``seconds`` an entry's computation took, from its ``entry.json`` (``None`` when unknown)."""
     import json
 
     try:

@@ -35,7 +35,7 @@ from reconfair.engine.cache import Cache, default_cache_dir
 from reconfair.engine.context import RunContext, study_threads
 from reconfair.engine.device import resolve_device
 from reconfair.engine.executors import EXECUTORS, run_remote_stages
-from reconfair.engine.graph import Stage, run_local
+from reconfair.engine.graph import Stage, recorded_seconds, run_local
 from reconfair.engine.plan import Plan, plan_study
 from reconfair.engine.validate import validate_study
 from reconfair.metrics.evaluate import EvaluationTables
@@ -234,12 +234,7 @@ def _recorded(plan: Plan, cache: Cache) -> dict[str, float]:
     """Seconds each stage kind's entries took to compute when they were written (in this run or before)."""
     totals: dict[str, float] = {}
     for stage in plan:
-        if stage.key is None:
-            continue
-        try:
-            value = json.loads((cache.folder(stage.stage, stage.key) / "entry.json").read_text("utf-8")).get("seconds")
-        except (OSError, ValueError):
-            continue
-        if isinstance(value, (int, float)):
-            totals[stage.stage] = round(totals.get(stage.stage, 0.0) + float(value), 3)
+        value = None if stage.key is None else recorded_seconds(cache.folder(stage.stage, stage.key) / "entry.json")
+        if value is not None:
+            totals[stage.stage] = round(totals.get(stage.stage, 0.0) + value, 3)
     return totals
