@@ -15,6 +15,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from reconfair.config.base import Frozen as _Frozen
 
 __all__ = [
+    "absolute_path",
     "DEFAULT_DEGRADATIONS_BY_SOURCE",
     "SYNTHETIC_ONLY_FIELDS",
     "ChexpertSource",
@@ -30,7 +31,7 @@ DEFAULT_DEGRADATIONS_BY_SOURCE: dict[str, dict[str, Any]] = {
 SYNTHETIC_ONLY_FIELDS = {"n_patients": 400, "images_per_patient": None, "effects": {}}
 
 
-def _absolute(value: str | None, info: ValidationInfo) -> str | None:
+def absolute_path(value: str | None, info: ValidationInfo) -> str | None:
     """``value`` made absolute against ``context['base_dir']`` (if validated with one) or the working directory."""
     if value is None:
         return None
@@ -82,7 +83,7 @@ class ChexpertSource(_Source):
     labels: tuple[str, ...] | None = None
     """Findings (published column names or snake_case); ``None``: the 12 pathologies."""
 
-    _root = field_validator("root")(_absolute)
+    _root = field_validator("root")(absolute_path)
 
 
 class UcsfPdgmSource(_Source):
@@ -98,7 +99,7 @@ class UcsfPdgmSource(_Source):
     mask_labels: Literal["whole", "core", "enhancing"] | tuple[int, ...] = "whole"
     normalize_percentile: float = Field(99.5, gt=0, le=100)
 
-    _root = field_validator("root")(_absolute)
+    _root = field_validator("root")(absolute_path)
 
     @field_validator("slices")
     @classmethod
@@ -123,7 +124,7 @@ class FolderSource(_Source):
     """Label name -> CSV column, or a list of columns (named after the column in snake_case)."""
     mask_column: str | None = None
 
-    _paths = field_validator("csv", "root")(_absolute)
+    _paths = field_validator("csv", "root")(absolute_path)
 
 
 DataSource = Annotated[ChexpertSource | UcsfPdgmSource | FolderSource, Field(discriminator="kind")]

@@ -52,14 +52,15 @@ class InferenceKind:
     unit = "images"
 
     def plan(self, graph: Graph) -> None:
+        from reconfair.engine.diagnostic import model_ref
         from reconfair.engine.mitigation import MITIGATION_STAGE
         from reconfair.engine.reconstruction import RECON_STAGE, baseline_key
 
         config = graph.config
         for index, dataset_config in enumerate(config.datasets):
             for replicate in range(config.replicates):
-                models = {f"model:{task.kind}": graph.find("diagnostic", dataset=index, replicate=replicate,
-                                                           task=task.kind).ref for task in dataset_config.tasks}
+                models = {f"model:{task.kind}": model_ref(graph, index, replicate, task.kind)
+                          for task in dataset_config.tasks}
                 for condition in graph.memo["conditions"][index]:
                     splits = inferred_splits(config.evaluation, condition)
                     inputs = {**split_inputs(graph, index, splits), **models}
@@ -152,7 +153,7 @@ def infer_condition(
             if task == "classification":
                 scores[task].append(predicted.double().numpy())
             else:
-                scores[task].append(np.asarray(dice(binarize(predicted), masks), dtype=np.float64))
+                scores[task].append(np.asarray(dice(binarize(predicted, model.threshold), masks), dtype=np.float64))
     base = _base_columns(samples, condition, seed=seed)
     for name, chunks in quality.items():
         base[name] = np.concatenate(chunks) if chunks else np.empty(0)

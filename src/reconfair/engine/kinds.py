@@ -8,7 +8,7 @@ kind") for a worked example.
 
 from __future__ import annotations
 
-from reconfair.engine.diagnostic import DiagnosticKind
+from reconfair.engine.diagnostic import DiagnosticKind, SuppliedModelKind
 from reconfair.engine.evaluation import EvaluateKind
 from reconfair.engine.examples import ExamplesKind
 from reconfair.engine.images import ImagesKind
@@ -22,6 +22,7 @@ __all__ = ["KINDS", "STAGE_KINDS"]
 STAGE_KINDS = (
     ImagesKind(),
     DiagnosticKind(),
+    SuppliedModelKind(),
     ReconstructorKind(),
     MitigatedKind(),
     InferenceKind(),
