@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from reconfair.config.base import Frozen as _Frozen
-from reconfair.config.sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource
+from reconfair.config.sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource, absolute_path
 from reconfair.config.mitigation import MitigationConfig
 from reconfair.vocabulary import check_name
 
@@ -106,7 +106,8 @@ class ReconstructorConfig(_Frozen):
     A plain string is short for ``{name: ...}``; a string with a colon
     (``package.module:factory``) is short for ``{name: factory, factory: ...}``.
     ``checkpoint`` and ``folder`` may contain ``{dataset}``, ``{degradation}``
-    and ``{level}``, filled in per condition (``level`` formatted with ``:g``).
+    and ``{level}``, filled in per condition (``level`` formatted with ``:g``); a
+    relative one resolves against the config file's folder, like every path.
     """
 
     name: str = Field(min_length=1)
@@ -123,6 +124,8 @@ class ReconstructorConfig(_Frozen):
     """Keyword arguments for ``factory``."""
     folder: str | None = None
     """Precomputed reconstructions, one file per sample id (``.npy``, ``.png``, ``.nii.gz``, ``.nii``)."""
+
+    _paths = field_validator("checkpoint", "folder")(absolute_path)  # against the config file's folder
 
     @model_validator(mode="before")
     @classmethod
