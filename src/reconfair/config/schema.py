@@ -23,7 +23,7 @@ True
 Traceback (most recent call last):
 ...
 reconfair.config.schema.ConfigError: x.yaml: invalid configuration
-  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, name, replicates, seed, threads
+  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, export, name, replicates, seed, threads
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from reconfair.config.base import Frozen as _Frozen
+from reconfair.config.export import ExportConfig
 from reconfair.config.sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource, absolute_path
 from reconfair.config.mitigation import MitigationConfig
 from reconfair.vocabulary import check_name
@@ -365,6 +366,7 @@ class StudyConfig(_Frozen):
     attributes: tuple[str, ...] = ("sex", "age_group", "race")
     datasets: tuple[DatasetConfig, ...]
     evaluation: EvaluationConfig = EvaluationConfig()
+    export: ExportConfig | None = None
 
     @model_validator(mode="after")
     def _mitigation_attributes_studied(self) -> "StudyConfig":
