@@ -191,3 +191,31 @@ def test_each_format_reads_back_through_a_folder_reconstructor(tmp_path, fmt, at
     write_image(tmp_path / f"s1{FORMAT_EXTENSIONS[fmt]}", image, fmt)
     assert len(list(tmp_path.iterdir())) == 1
     np.testing.assert_allclose(FolderReconstructor(tmp_path, name="x").load("s1", (32, 32)), image, atol=atol)
+
+
+def test_the_export_stage_needs_what_it_exports(tmp_path):
+    from reconfair.engine.export import export_folders
+    from reconfair.engine.plan import plan_study
+
+    study = yaml.safe_load(yaml.safe_dump(TINY))
+    study["datasets"][0]["mitigations"] = [{"kind": "eodd", "lambdas": [0.316]}]
+    mitigated = "radiograph-lowdose@3000/unet+eodd:0.316"
+
+    def export_stage(**block):
+        plan = plan_study(parse_config({**study, "export": block}), Cache(tmp_path))
+        found = [s for s in plan if s.stage == "export"]
+        assert len(found) == 1 and found[0].key is None and found[0] is plan[-1]  # never cached, after the report
+        return plan, found[0]
+
+    plan, stage = export_stage(conditions=[mitigated, "original"])
+    needs = sorted(plan.get(ref).label for ref in stage.depends_on)
+    assert needs == ["synthetic-chest radiograph-lowdose@3000 unet+eodd:0.316", "synthetic-chest test images",
+                     "synthetic-chest val images"]
+    condition = next(c for c in plan.conditions[0] if c.name == mitigated)
+    assert [p.as_posix() for p in export_folders("synthetic-chest", condition)] == [
+        "synthetic-chest/inputs/radiograph-lowdose@3000",
+        "synthetic-chest/reconstructions/radiograph-lowdose@3000/unet+eodd_0.316"]
+    _, inputs_only = export_stage(reconstructions=False, splits=["train"])  # trains nothing
+    assert sorted(plan.get(ref).label for ref in inputs_only.depends_on) == ["synthetic-chest train images"]
+    del study["export"]
+    assert "export" not in [s.stage for s in plan_study(parse_config(study), Cache(tmp_path))]

@@ -43,7 +43,7 @@ class ExportConfig(Frozen):
 
     inputs: bool = True
     """Write each degraded condition's model input: the image-domain measurement (noisy radiograph, FBP
-    image, zero-filled magnitude) drawn with the run's per-sample generators, before any clipping.
+    image, zero-filled magnitude) drawn with the run's per-sample generators, as the reconstructor receives it.
     The conditions of one degradation level share one set of input files (the same draws)."""
     reconstructions: bool = True
     """Write each condition's reconstruction (clipped to [0, 1]): the image its diagnostic models see;

@@ -183,8 +183,8 @@ def degrade_batch(
     The one place that names the draws (stage ``degrade/<dataset>/<operator>@<level>``, from
     :func:`~reconfair.seeding.sample_generators`): inference, the report's examples and the export all
     call it, so each sees the same measurement for a sample, whatever the batch.  Every reconstructor
-    of one degradation level receives the same draws.  Not clipped: an image-domain measurement (e.g.
-    a zero-filled magnitude) may exceed [0, 1].
+    of one degradation level receives the same draws.  Returned as the operator gives it (the built-in
+    operators clip to [0, 1]; a plug-in's measurement may leave that range).
     """
     if condition.is_original:
         raise ValueError("the original condition is not degraded; its images are the clean ones")
