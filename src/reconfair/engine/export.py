@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -38,6 +38,7 @@ from reconfair.engine.graph import Graph, Stage
 from reconfair.engine.images import images_of, split_count
 from reconfair.engine.inference import check_plugin_files, condition_images, degrade_batch
 from reconfair.engine.keys import inferred_splits
+from reconfair.engine.memory import release_freed_memory
 from reconfair.progress import console, progress_bar
 from reconfair.recon.plugins import EXTENSIONS
 from reconfair.vocabulary import ORIGINAL
@@ -161,6 +162,21 @@ class ExportKind:
         raise TypeError("the export stage is never cached: it has no entry to load")
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One condition of one data set to export: its samples, its folders, whether its inputs are due."""
+
+    index: int
+    condition: Condition
+    samples: Any
+    inputs: PurePosixPath | None
+    """Where its inputs are (``None``: not exported)."""
+    reconstructions: PurePosixPath | None
+    """Where its reconstructions go (``None``: not exported)."""
+    write_inputs: bool
+    """Whether this job writes the inputs (the first condition of its level does)."""
+
+
 def write_export(context: Any, stage: Stage, folder: str | Path) -> pd.DataFrame:
     """Write the images ``context.config.export`` selects into ``folder``, and ``index.csv``; return the index.
 
@@ -171,50 +187,58 @@ def write_export(context: Any, stage: Stage, folder: str | Path) -> pd.DataFrame
         raise ValueError("the study has no export block; add export: {} to its config")
     folder = Path(folder)
     extension = FORMAT_EXTENSIONS[export.format]
-    jobs, written_inputs = [], set()
+    jobs = _jobs(context, stage)
+    total = sum(len(job.samples) * (job.write_inputs + (job.reconstructions is not None)) for job in jobs)
+    frames = []
+    with progress_bar(f"export images to {folder}", total=total, enabled=context.progress) as advance:
+        for job in jobs:
+            condition, samples = job.condition, job.samples
+            reconstructor = _reconstructor(context, stage, job.index, condition) if job.reconstructions else None
+            if reconstructor is not None:
+                check_plugin_files(reconstructor, samples)
+            due = job.write_inputs or job.reconstructions is not None
+            for start in range(0, len(samples) if due else 0, BATCH_SIZE):
+                release_freed_memory()  # as inference: resident memory stays bounded whatever the data set's size
+                clean, _ = samples.batch(start, start + BATCH_SIZE)
+                ids = samples.table["sample_id"].iloc[start:start + BATCH_SIZE].tolist()
+                if job.reconstructions is not None:
+                    measured, images = condition_images(clean, ids, condition, reconstructor, seed=config.seed,
+                                                        dataset=samples.name, device=context.device)
+                else:
+                    measured = degrade_batch(clean, ids, condition, seed=config.seed, dataset=samples.name)
+                for i, sample_id in enumerate(ids):
+                    if job.write_inputs:
+                        write_image(_file(folder, job.inputs, sample_id, extension), measured[i, 0].numpy(),
+                                    export.format)
+                    if job.reconstructions is not None:
+                        write_image(_file(folder, job.reconstructions, sample_id, extension), images[i, 0].numpy(),
+                                    export.format)
+                advance(len(ids) * (job.write_inputs + (job.reconstructions is not None)), info=condition.name)
+            kinds = (("input", job.inputs), ("reconstruction", job.reconstructions))
+            frames += [_index_rows(samples, condition, kind, where, extension) for kind, where in kinds
+                       if where is not None]
+    index = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(INDEX_COLUMNS))
+    folder.mkdir(parents=True, exist_ok=True)
+    index.to_csv(folder / INDEX_FILE, index=False)
+    return index
+
+
+def _jobs(context: Any, stage: Stage) -> list[_Job]:
+    """Every exported condition of every data set, in the study's order; a level's inputs are written once."""
+    config, export = context.config, context.config.export
+    jobs, written = [], set()
     for index, dataset_config in enumerate(config.datasets):
         for condition in exported_conditions(context.graph_conditions[index], export):
             splits = export_splits(config, condition)
             view = replace(stage, params={"dataset": index},
                            inputs={f"images:{s}": stage.inputs[f"images:{index}:{s}"] for s in splits})
-            samples = images_of(context, view)
-            inputs_folder, recon_folder = export_folders(dataset_config.name, condition)
-            inputs_folder = inputs_folder if export.inputs else None
-            new_inputs = inputs_folder is not None and (inputs_folder, tuple(splits)) not in written_inputs
-            if new_inputs:  # the conditions of one level share their inputs: written once
-                written_inputs.add((inputs_folder, tuple(splits)))
-            jobs.append((index, condition, samples, inputs_folder, recon_folder, new_inputs))
-    total = sum(len(s) * (int(new) + int(export.reconstructions)) for _, _, s, _, _, new in jobs)
-    frames = []
-    with progress_bar(f"export images to {folder}", total=total, enabled=context.progress) as advance:
-        for index, condition, samples, inputs_folder, recon_folder, new_inputs in jobs:
-            reconstructor = _reconstructor(context, stage, index, condition) if export.reconstructions else None
-            if reconstructor is not None:
-                check_plugin_files(reconstructor, samples)
-            for start in range(0, len(samples) if new_inputs or export.reconstructions else 0, BATCH_SIZE):
-                clean, _ = samples.batch(start, start + BATCH_SIZE)
-                ids = samples.table["sample_id"].iloc[start:start + BATCH_SIZE].tolist()
-                name = samples.name
-                if export.reconstructions:
-                    measured, images = condition_images(clean, ids, condition, reconstructor, seed=config.seed,
-                                                        dataset=name, device=context.device)
-                else:
-                    measured, images = degrade_batch(clean, ids, condition, seed=config.seed, dataset=name), None
-                for i, sample_id in enumerate(ids):
-                    if new_inputs:
-                        write_image(_file(folder, inputs_folder, sample_id, extension), measured[i, 0].numpy(),
-                                    export.format)
-                    if images is not None:
-                        write_image(_file(folder, recon_folder, sample_id, extension), images[i, 0].numpy(),
-                                    export.format)
-                advance(len(ids) * (int(new_inputs) + int(images is not None)), info=condition.name)
-            kinds = ([("input", inputs_folder)] if inputs_folder is not None else []) + (
-                [("reconstruction", recon_folder)] if export.reconstructions else [])
-            frames += [_index_rows(samples, condition, kind, where, extension) for kind, where in kinds]
-    index = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=list(INDEX_COLUMNS))
-    folder.mkdir(parents=True, exist_ok=True)
-    index.to_csv(folder / INDEX_FILE, index=False)
-    return index
+            inputs, reconstructions = export_folders(dataset_config.name, condition)
+            inputs = inputs if export.inputs else None
+            first = inputs is not None and (inputs, tuple(splits)) not in written
+            written.add((inputs, tuple(splits)))
+            jobs.append(_Job(index, condition, images_of(context, view), inputs,
+                             reconstructions if export.reconstructions else None, first))
+    return jobs
 
 
 def _reconstructor(context: Any, stage: Stage, index: int, condition: Condition) -> Any:
