@@ -23,7 +23,7 @@ True
 Traceback (most recent call last):
 ...
 reconfair.config.schema.ConfigError: x.yaml: invalid configuration
-  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, name, replicates, seed, threads
+  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, export, name, replicates, seed, threads
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ import yaml
 from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from reconfair.config.base import Frozen as _Frozen
-from reconfair.config.sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource
+from reconfair.config.export import ExportConfig
+from reconfair.config.sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource, absolute_path
 from reconfair.config.mitigation import MitigationConfig
 from reconfair.config.models import MODEL_SOURCES, SuppliedModelConfig
 from reconfair.vocabulary import check_name
@@ -107,7 +108,8 @@ class ReconstructorConfig(_Frozen):
     A plain string is short for ``{name: ...}``; a string with a colon
     (``package.module:factory``) is short for ``{name: factory, factory: ...}``.
     ``checkpoint`` and ``folder`` may contain ``{dataset}``, ``{degradation}``
-    and ``{level}``, filled in per condition (``level`` formatted with ``:g``).
+    and ``{level}``, filled in per condition (``level`` formatted with ``:g``); a
+    relative one resolves against the config file's folder, like every path.
     """
 
     name: str = Field(min_length=1)
@@ -124,6 +126,8 @@ class ReconstructorConfig(_Frozen):
     """Keyword arguments for ``factory``."""
     folder: str | None = None
     """Precomputed reconstructions, one file per sample id (``.npy``, ``.png``, ``.nii.gz``, ``.nii``)."""
+
+    _paths = field_validator("checkpoint", "folder")(absolute_path)  # against the config file's folder
 
     @model_validator(mode="before")
     @classmethod
@@ -412,6 +416,7 @@ class StudyConfig(_Frozen):
     attributes: tuple[str, ...] = ("sex", "age_group", "race")
     datasets: tuple[DatasetConfig, ...]
     evaluation: EvaluationConfig = EvaluationConfig()
+    export: ExportConfig | None = None
 
     @model_validator(mode="after")
     def _mitigation_attributes_studied(self) -> "StudyConfig":

@@ -15,13 +15,13 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from reconfair.config.base import Frozen as _Frozen
 
 __all__ = [
-    "absolute_path",
     "DEFAULT_DEGRADATIONS_BY_SOURCE",
     "SYNTHETIC_ONLY_FIELDS",
     "ChexpertSource",
     "DataSource",
     "FolderSource",
     "UcsfPdgmSource",
+    "absolute_path",
 ]
 
 DEFAULT_DEGRADATIONS_BY_SOURCE: dict[str, dict[str, Any]] = {
@@ -32,7 +32,11 @@ SYNTHETIC_ONLY_FIELDS = {"n_patients": 400, "images_per_patient": None, "effects
 
 
 def absolute_path(value: str | None, info: ValidationInfo) -> str | None:
-    """``value`` made absolute against ``context['base_dir']`` (if validated with one) or the working directory."""
+    """``value`` made absolute against ``context['base_dir']`` (if validated with one) or the working directory.
+
+    A field validator of every path in a configuration (``field_validator("root")(absolute_path)``).
+    Placeholders such as ``{level}`` are kept as they are, and the path need not exist.
+    """
     if value is None:
         return None
     path = Path(value).expanduser()

@@ -39,9 +39,8 @@ from reconfair.diagnose import saliency_maps
 from reconfair.engine.diagnostic import model_ref
 from reconfair.engine.graph import Graph, Stage
 from reconfair.engine.images import split_inputs
-from reconfair.engine.inference import reconstruct_batch
+from reconfair.engine.inference import condition_images
 from reconfair.metrics.task import binarize
-from reconfair.seeding import sample_generators
 from reconfair.vocabulary import ORIGINAL, condition_name
 
 __all__ = ["ExamplesKind", "example_conditions", "pick_cases", "N_CASES"]
@@ -166,17 +165,15 @@ def _dataset_examples(context: Any, stage: Stage, index: int) -> dict[str, np.nd
     ids = cases.table["sample_id"].tolist()
     columns, images = [ORIGINAL], [clean]
     for condition in example_conditions(context.graph_conditions[index]):
-        drawn = f"degrade/{samples.name}/{condition.degradation}@{condition.level!r}"  # as in engine.inference
-        measured = condition.operator.degrade(clean, generator=sample_generators(config.seed, drawn, ids))
+        role = f"recon:{index}:{condition.name}"
+        reconstructor = (context.output(stage.inputs[role]) if role in stage.inputs
+                         else build_reconstructor(condition.entry, condition.operator, dataset=samples.name))
+        measured, recon = condition_images(clean, ids, condition, reconstructor, seed=config.seed,
+                                           dataset=samples.name, device=device)  # the draws inference used
         degraded_name = condition_name(condition.degradation, condition.level, "degraded")
         if degraded_name not in columns:
             columns.append(degraded_name)
             images.append(measured.clamp(0.0, 1.0))
-        role = f"recon:{index}:{condition.name}"
-        reconstructor = (context.output(stage.inputs[role]) if role in stage.inputs
-                         else build_reconstructor(condition.entry, condition.operator, dataset=samples.name))
-        recon = reconstruct_batch(reconstructor, measured, ids, seed=config.seed,
-                                  stage=f"recon/{samples.name}/{condition.name}", device=device).cpu()
         columns.append(condition.name)
         images.append(recon)
     stack = torch.stack(images, dim=1)  # C x K x 1 x H x W

@@ -6,7 +6,8 @@ check that asks a stage: the operator resolves through the physics registry
 (a registered name or a ``package.module:attribute`` plug-in) and accepts each
 level and parameter, a learned reconstructor's preset takes its settings, the
 data set exists and has the attributes, effect groups and masks the study
-names, and the evaluation's family columns are table columns.  Every problem
+names, the evaluation's family columns are table columns, and the export's
+conditions are conditions of the study.  Every problem
 is listed, each naming the field as a dotted path, in the
 :class:`~reconfair.config.ConfigError` that :func:`~reconfair.config.parse_config`
 raises for structural ones.
@@ -52,6 +53,8 @@ def validate_study(config: StudyConfig, *, source: str | None = None) -> StudyCo
         problems += _dataset_problems(dataset, f"datasets[{i}]")
     problems += _attribute_problems(config)
     problems += _family_problems(config.evaluation.family)
+    if not problems:  # the conditions exist only once every operator builds
+        problems += _export_problems(config)
     if problems:
         raise ConfigError(f"{source or '<config>'}: invalid configuration\n" + "\n".join(f"  - {p}" for p in problems))
     return config
@@ -240,6 +243,17 @@ def _family_problems(family: str | tuple[str, ...]) -> list[str]:
         return []
     return [f"evaluation.family: unknown column(s) {unknown}; expected report, metric, target or columns from "
             f"{', '.join(FAMILY_COLUMNS)}"]
+
+
+def _export_problems(config: StudyConfig) -> list[str]:
+    """Each name in ``export.conditions`` that is no condition of any data set, with the known ones."""
+    from reconfair.engine.conditions import dataset_conditions
+
+    if config.export is None or config.export.conditions is None:
+        return []
+    known = list(dict.fromkeys(c.name for d in config.datasets for c in dataset_conditions(d, config.attributes)))
+    return [f"export.conditions[{i}]: unknown condition {name!r}; expected some of: {', '.join(known)}"
+            for i, name in enumerate(config.export.conditions) if name not in known]
 
 
 def _at(where: str, message: str) -> str:
