@@ -22,6 +22,7 @@ import yaml
 from safetensors.torch import save_file
 from scipy.ndimage import uniform_filter
 from scipy.special import expit
+from skimage.metrics import peak_signal_noise_ratio
 from typer.testing import CliRunner
 
 from reconfair.cli import app
@@ -175,3 +176,47 @@ def test_validate_lists_the_models_targets_and_the_datas_labels(byo, tmp_path):
     result = CliRunner().invoke(app, ["validate", str(path)])
     assert result.exit_code == 2
     assert "'nodule' not among the data's labels" in result.output and "labels are ['lesion']" in result.output
+
+
+def test_export_then_external_scores_then_evaluate_gives_the_runs_metrics(byo, tmp_path):
+    """Round trip: ``reconfair export`` -> the user's model scores the files -> ``reconfair evaluate`` -> same tables."""
+    sys.path.insert(0, str(byo["base"]))
+    try:
+        result = CliRunner().invoke(app, ["export", str(byo["out"]), "--out", str(tmp_path / "exported"),
+                                          "--no-inputs"])
+    finally:
+        sys.path.remove(str(byo["base"]))
+    assert result.exit_code == 0, result.output
+    index = pd.read_csv(tmp_path / "exported" / "index.csv")
+    rows = index[(index["dataset"] == "ts") & (index["kind"] == "reconstruction")].reset_index(drop=True)
+    images = torch.tensor(np.stack([np.load(tmp_path / "exported" / p) for p in rows["path"]])[:, None])
+    with torch.no_grad():
+        scores = torch.sigmoid(byo["cnn"](images))[:, 0].double().numpy()
+    clean = {sid: np.load(tmp_path / "exported" / path) for sid, path, condition
+             in rows[["sample_id", "path", "condition"]].itertuples(index=False) if condition == "original"}
+    psnr = [np.nan if condition == "original" else peak_signal_noise_ratio(clean[sid], np.load(tmp_path / "exported" / path),
+                                                                             data_range=1.0)
+            for sid, path, condition in rows[["sample_id", "path", "condition"]].itertuples(index=False)]
+    table = rows[["sample_id", "patient_id", "split", "dataset", "condition", "attr_sex"]].assign(
+        task="classification", target="lesion", y_true=rows["label_lesion"].astype(float), y_score=scores, psnr=psnr)
+    table.to_parquet(tmp_path / "mine.parquet")
+    result = CliRunner().invoke(app, ["evaluate", str(tmp_path / "mine.parquet"), "--out", str(tmp_path / "metrics"),
+                                      "--attributes", "sex", "--min-group-size", "2", "--bootstrap", "0"])
+    assert result.exit_code == 0, result.output
+    for name in ("performance", "fairness"):
+        ours = pd.read_csv(tmp_path / "metrics" / f"{name}.csv")
+        run = pd.read_csv(byo["out"] / "metrics" / f"{name}.csv")
+        run = run[(run["dataset"] == "ts") & (run["task"] == "classification")]
+        keys = [c for c in ("dataset", "task", "target", "condition", "attribute", "metric") if c in ours.columns]
+        if name == "performance":  # the run also has SSIM and NRMSE, which this table leaves out
+            run = run[run["metric"].isin(set(ours["metric"]))]
+            assert {"auroc", "val_auroc", "psnr"} <= set(ours["metric"])
+        merged = run.merge(ours, on=keys, suffixes=("_run", "_ours"), validate="one_to_one")
+        assert len(merged) == len(run) == len(ours) > 0
+        numeric = [c for c in ours.columns if c not in keys and pd.api.types.is_float_dtype(ours[c])
+                   and f"{c}_run" in merged.columns]
+        assert "value" in numeric and {"auroc", "eodd"} & set(ours["metric"])
+        assert ours["value"].notna().sum() > 3
+        for column in numeric:
+            np.testing.assert_allclose(merged[f"{column}_ours"], merged[f"{column}_run"], atol=1e-6, equal_nan=True,
+                                       err_msg=f"{name}.{column}")
