@@ -132,6 +132,10 @@ def _supplied_model_problems(dataset: DatasetConfig, facts: dict[str, Any], wher
             if model.source == "onnx" and any(m.kind != "none" for m in dataset.mitigations):
                 problems.append(f"{where}.mitigations: mitigation back-propagates through the classifier, and an ONNX "
                                 "model has no gradients; supply it as torchscript, a factory or a network")
+            if model.source == "torchscript" and any(m.kind == "adversarial" for m in dataset.mitigations):
+                problems.append(f"{where}.mitigations: adversarial debiasing reads the classifier's last linear layer "
+                                "through a hook, and a TorchScript model's layers cannot be hooked; supply the model "
+                                "as a factory or a network (with weights)")
     return problems
 
 

@@ -90,7 +90,9 @@ class MitigationLoss:
             raise ValueError("the eodd mitigation needs its SoftEqualizedOdds penalty")
         self.base, self.kind, self.weight, self.n_labels = base, kind, float(weight), int(n_labels)
         self.classifier = None if classifier is None else freeze(classifier)
-        self.features = None if classifier is None else ClassifierFeatures(self.classifier)
+        # features (the last linear layer's input, through a hook) only for the adversary: a TorchScript
+        # classifier cannot be hooked, yet serves the eodd penalty
+        self.features = ClassifierFeatures(self.classifier) if classifier is not None and kind == "adversarial" else None
         self.fairness = fairness
         #: Last batch's terms (floats), for monitoring and tests.
         self.last_terms: dict[str, float] = {}
@@ -111,8 +113,8 @@ class MitigationLoss:
             raise ValueError(f"the {self.kind} mitigation needs sample_info (labels and group codes) per batch")
         labels, codes = info[:, : self.n_labels].float(), info[:, self.n_labels :].long()
         self.classifier.to(estimate.device)
-        logits, features = self.features(estimate.clamp(0.0, 1.0))
         if self.kind == "eodd":
+            logits = self.classifier(estimate.clamp(0.0, 1.0))
             probabilities = torch.sigmoid(logits.float())
             self.fairness.update_threshold(probabilities, labels)
             penalty = self.fairness(probabilities, labels, codes)
@@ -120,6 +122,7 @@ class MitigationLoss:
             return self.weight * penalty
         if model.adversary is None:
             raise ValueError("the adversarial mitigation needs a MitigatedNetwork with an adversary")
+        _, features = self.features(estimate.clamp(0.0, 1.0))
         cross_entropy = model.adversary.loss(gradient_reversal(features.float(), self.weight), codes)
         self.last_terms["adversary"] = float(cross_entropy.detach())
         return cross_entropy
