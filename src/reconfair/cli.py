@@ -460,8 +460,9 @@ def _execute(
     print_summary(result.summary, title=study.name)
     if all(d.source is None for d in study.datasets):
         out_console.print(f"[dim]{SYNTHETIC_NOTICE}[/]")
+    examples = "examples/, " if (out / "examples").is_dir() else ""  # none with report.examples false
     out_console.print(
-        f"outputs in {out}: report.html, samples.parquet, metrics/*.csv, figures/, tables/, examples/, "
+        f"outputs in {out}: report.html, samples.parquet, metrics/*.csv, figures/, tables/, {examples}"
         "summary.md, manifest.json"
     )
 

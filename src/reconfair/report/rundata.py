@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from reconfair.config.report import ReportConfig, resolve_report
 from reconfair.report.evidence import clear_undefined
 from reconfair.report.style import SIGNIFICANCE
 from reconfair.vocabulary import NONE, ORIGINAL, parse_condition
@@ -86,6 +87,19 @@ class RunData:
         if configured:
             return all(d.get("source") is None for d in configured)
         return bool(self.datasets) and all(name.startswith("synthetic-") for name in self.datasets)
+
+    @property
+    def report(self) -> ReportConfig:
+        """The effective ``report:`` settings (:func:`~reconfair.config.report.resolve_report`): examples and ids.
+
+        A ``config.yaml`` without the block (older runs) gets the defaults by
+        data: no example images and hashed ids unless every data set is synthetic.
+        """
+        try:
+            return resolve_report(self.config.get("report"), real_data=not self.synthetic)
+        except ValueError as error:  # pydantic's ValidationError is a ValueError
+            raise RunDirectoryError(f"{self.root / 'config.yaml'}: report: {error}; expected "
+                                    "report: {examples: true|false, ids: keep|hash}") from None
 
     def condition_order(self) -> list[str]:
         """Conditions as the configuration lists them: original, operators, levels by severity, recons.
