@@ -1,4 +1,5 @@
-"""Command line: ``reconfair demo``, ``run``, ``validate``, ``evaluate``, ``report``, ``plan`` and ``cache ls|gc|verify``.
+"""Command line: ``reconfair demo``, ``run``, ``validate``, ``evaluate``, ``report``, ``export``, ``plan`` and
+``cache ls|gc|verify``.
 
 Configuration and input problems exit with code 2 and a message naming the
 field, file or column.  ``run`` and ``demo`` stopped by Ctrl-C (SIGINT) or
@@ -208,6 +209,46 @@ def report(run_dir: Path = typer.Argument(..., help="A run directory (with sampl
     except RunDirectoryError as error:
         _fail(str(error))
     out_console.print(f"wrote {path} (figures/, tables/, summary.md beside it)", highlight=False, soft_wrap=True)
+
+
+@app.command("export")
+def export_images(
+    run_dir: Path = typer.Argument(..., help="A run directory (with config.yaml and manifest.json)."),
+    out: Path = typer.Option(..., "--out", help="Folder to write the images and index.csv into."),
+    fmt: str = typer.Option(None, "--format", help="npy (float32, exact), png (16-bit grey, clipped to [0, 1]) or "
+                            "nifti (.nii.gz, float32); default: the config's export block, else npy."),
+    conditions: str = typer.Option(None, "--conditions", help="Comma-separated condition names; default: all."),
+    inputs: bool = typer.Option(None, "--inputs/--no-inputs", help="Write the model inputs (the measurements); "
+                                "default: yes."),
+    reconstructions: bool = typer.Option(None, "--reconstructions/--no-reconstructions",
+                                         help="Write the reconstructions; default: yes."),
+    splits: str = typer.Option(None, "--splits", help="Comma-separated splits; default: those inference reads."),
+    cache: Path = typer.Option(None, "--cache", help="The run's cache; default: the one manifest.json names."),
+    progress: bool = PROGRESS_OPTION,
+) -> None:
+    """Write each condition's model inputs and reconstructions of RUN_DIR, named by sample id, and index.csv.
+
+    The inputs are the draws the run used: reconstruct them elsewhere, then read them back with a folder reconstructor.
+
+    Options override the config's export block. Trained reconstructors come from the run's cache (docs/export.md).
+    """
+    from reconfair.engine.export import export_run
+
+    def names(value: str | None) -> list[str] | None:
+        return None if value is None else [part.strip() for part in value.split(",") if part.strip()]
+
+    options = {"format": fmt, "conditions": names(conditions), "inputs": inputs, "reconstructions": reconstructions,
+               "splits": names(splits)}
+    try:
+        index = export_run(run_dir, out, options=options, cache_dir=cache, progress=progress)
+    except ConfigError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+        raise typer.Exit(EXIT_CONFIG_ERROR) from None
+    except (ValueError, FileNotFoundError, TypeError, ImportError) as error:
+        _fail(str(error))
+    files = index["path"].nunique() if len(index) else 0
+    out_console.print(f"wrote {files} files of {index['condition'].nunique() if len(index) else 0} condition(s) "
+                      f"to {out} (index: {out / 'index.csv'}, {len(index)} rows)", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -463,7 +504,7 @@ def _execute(
     examples = "examples/, " if (out / "examples").is_dir() else ""  # none with report.examples false
     out_console.print(
         f"outputs in {out}: report.html, samples.parquet, metrics/*.csv, figures/, tables/, {examples}"
-        "summary.md, manifest.json"
+        "summary.md, manifest.json" + (", export/" if study.export is not None else "")
     )
 
 

@@ -23,20 +23,22 @@ True
 Traceback (most recent call last):
 ...
 reconfair.config.schema.ConfigError: x.yaml: invalid configuration
-  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, name, replicates, report, seed, threads
+  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, export, name, replicates, report, seed, threads
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from reconfair.config.base import Frozen as _Frozen
-from reconfair.config.sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource
+from reconfair.config.export import ExportConfig
+from reconfair.config.sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource, absolute_path
 from reconfair.config.mitigation import MitigationConfig
+from reconfair.config.models import MODEL_SOURCES, SuppliedModelConfig
 from reconfair.config.report import ReportConfig
 from reconfair.vocabulary import check_name
 
@@ -107,7 +109,8 @@ class ReconstructorConfig(_Frozen):
     A plain string is short for ``{name: ...}``; a string with a colon
     (``package.module:factory``) is short for ``{name: factory, factory: ...}``.
     ``checkpoint`` and ``folder`` may contain ``{dataset}``, ``{degradation}``
-    and ``{level}``, filled in per condition (``level`` formatted with ``:g``).
+    and ``{level}``, filled in per condition (``level`` formatted with ``:g``); a
+    relative one resolves against the config file's folder, like every path.
     """
 
     name: str = Field(min_length=1)
@@ -124,6 +127,8 @@ class ReconstructorConfig(_Frozen):
     """Keyword arguments for ``factory``."""
     folder: str | None = None
     """Precomputed reconstructions, one file per sample id (``.npy``, ``.png``, ``.nii.gz``, ``.nii``)."""
+
+    _paths = field_validator("checkpoint", "folder")(absolute_path)  # against the config file's folder
 
     @model_validator(mode="before")
     @classmethod
@@ -180,26 +185,61 @@ class TrainingConfig(_Frozen):
     patience: int = Field(4, ge=1)
 
 
+def _model_kind(value: Any) -> str:
+    """``supplied`` when a task's model names a file, factory or network; else ``trained``."""
+    if isinstance(value, dict):
+        return "supplied" if any(key in value for key in MODEL_SOURCES) else "trained"
+    return "supplied" if isinstance(value, SuppliedModelConfig) else "trained"
+
+
 class TaskConfig(_Frozen):
     """A diagnostic task on a data set: multi-label classification or segmentation.
 
-    Segmenters default to batches of 8 (small lesions need many updates);
-    classifiers to batches of 32.
+    ``model`` is either trained by reconfair on clean training images
+    (:class:`TrainingConfig`: ``preset``, ``epochs``, ...) or supplied by the
+    user and frozen (:class:`~reconfair.config.models.SuppliedModelConfig`:
+    one of ``torchscript``, ``onnx``, ``factory`` or ``network``).
+    Trained segmenters default to batches of 8 (small lesions need many
+    updates); classifiers to batches of 32.
     """
 
     kind: Literal["classification", "segmentation"]
-    model: TrainingConfig = TrainingConfig()
+    model: Annotated[Annotated[TrainingConfig, Tag("trained")] | Annotated[SuppliedModelConfig, Tag("supplied")],
+                     Discriminator(_model_kind)] = TrainingConfig()
+
+    @property
+    def supplied(self) -> bool:
+        """Whether the model is the user's (frozen, never trained)."""
+        return isinstance(self.model, SuppliedModelConfig)
 
     @model_validator(mode="before")
     @classmethod
-    def _batch_size_by_kind(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("kind") == "segmentation":
-            model = dict(data.get("model") or {})
+    def _model_form(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        model = data.get("model")
+        if isinstance(model, dict) and any(key in model for key in MODEL_SOURCES):
+            trained = sorted(set(model) & set(TrainingConfig.model_fields))
+            if trained:
+                raise ValueError(
+                    f"model: {', '.join(trained)} cannot go with a supplied model "
+                    f"({', '.join(k for k in MODEL_SOURCES if k in model)}): a supplied model is frozen, never trained")
+            return data
+        if data.get("kind") == "segmentation" and (model is None or isinstance(model, dict)):
+            model = dict(model or {})
             model.setdefault("batch_size", 8)
             data = {**data, "model": model}
         return data
 
-
+    @model_validator(mode="after")
+    def _targets_by_kind(self) -> "TaskConfig":
+        if self.supplied:
+            if self.kind == "classification" and self.model.targets is None:
+                raise ValueError("model.targets: a supplied classifier needs targets, one label name per output "
+                                 "column (null skips a column), e.g. targets: [nodule, effusion]")
+            if self.kind == "segmentation" and self.model.targets is not None:
+                raise ValueError("model.targets: a segmenter has no targets; name its output channel with channel: N")
+        return self
 
 
 class DatasetConfig(_Frozen):
@@ -288,9 +328,23 @@ class DatasetConfig(_Frozen):
     @field_validator("split_fractions")
     @classmethod
     def _fractions_sum_to_one(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
-        if any(f <= 0 for f in value) or abs(sum(value) - 1.0) > 1e-9:
-            raise ValueError(f"expected three positive fractions (train, val, test) summing to 1, got {value}")
+        if value[0] < 0 or any(f <= 0 for f in value[1:]) or abs(sum(value) - 1.0) > 1e-9:
+            raise ValueError(f"expected three fractions (train, val, test) summing to 1, val and test positive "
+                             f"(train may be 0 when nothing is trained), got {value}")
         return value
+
+    @model_validator(mode="after")
+    def _train_split_when_training(self) -> "DatasetConfig":
+        if self.split_fractions[0] > 0:
+            return self
+        trained = [f"task {t.kind} (a trained model)" for t in self.tasks if not t.supplied]
+        trained += [f"reconstructor {r.name}" for r in self.reconstructors if r.kind == "learned" and r.checkpoint is None]
+        trained += [f"mitigation {m.kind}" for m in self.mitigations if m.kind != "none"]
+        if trained:
+            raise ValueError(f"split_fractions: a train fraction of 0 leaves nothing to train {', '.join(trained)} on; "
+                             "give the train split a fraction, or supply the models (tasks[].model: torchscript, onnx, "
+                             "factory or network; reconstructors with checkpoint)")
+        return self
 
     @model_validator(mode="after")
     def _names_and_tasks_unique(self) -> "DatasetConfig":
@@ -364,6 +418,7 @@ class StudyConfig(_Frozen):
     report: ReportConfig = ReportConfig()  # what the report shows of the data (reconfair.config.report)
     datasets: tuple[DatasetConfig, ...]
     evaluation: EvaluationConfig = EvaluationConfig()
+    export: ExportConfig | None = None
 
     @model_validator(mode="after")
     def _mitigation_attributes_studied(self) -> "StudyConfig":
@@ -444,10 +499,16 @@ def _describe_error(item: dict[str, Any]) -> str:
     if item["type"] == "extra_forbidden":
         key = item["loc"][-1]
         allowed = _allowed_keys(item["loc"][:-1])
-        return f"  - {location}: unknown key {key!r}; allowed keys: {', '.join(allowed)}"
+        hint = ("; or, for a model of your own, one of torchscript, onnx, factory, network (docs/models.md)"
+                if "trained" in item["loc"] else "")
+        return f"  - {location}: unknown key {key!r}; allowed keys: {', '.join(allowed)}{hint}"
     message = item["msg"].removeprefix("Value error, ")
     received = "" if item["type"].startswith("value_error") else f" (received {item.get('input')!r})"
     return f"  - {location or '(top level)'}: {message}{received}"
+
+
+_UNION_TAGS = {"trained": TrainingConfig, "supplied": SuppliedModelConfig}
+"""Tags of the task model's union: pydantic puts them in error locations; messages leave them out."""
 
 
 def _format_location(loc: tuple[Any, ...]) -> str:
@@ -455,7 +516,7 @@ def _format_location(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             parts.append(f"[{part}]")
-        elif not str(part).startswith(("function-", "tagged-union")):
+        elif not str(part).startswith(("function-", "tagged-union")) and part not in _UNION_TAGS:
             parts.append(("." if parts else "") + str(part))
     return "".join(parts)
 
@@ -464,6 +525,9 @@ def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
     model: Any = StudyConfig
     for part in loc:
         if isinstance(part, int) or model is None:
+            continue
+        if part in _UNION_TAGS:
+            model = _UNION_TAGS[part]
             continue
         field = model.model_fields.get(str(part))
         if field is not None:  # otherwise ``part`` is a key of a mapping-valued field

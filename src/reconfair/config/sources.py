@@ -21,6 +21,7 @@ __all__ = [
     "DataSource",
     "FolderSource",
     "UcsfPdgmSource",
+    "absolute_path",
 ]
 
 DEFAULT_DEGRADATIONS_BY_SOURCE: dict[str, dict[str, Any]] = {
@@ -30,8 +31,12 @@ DEFAULT_DEGRADATIONS_BY_SOURCE: dict[str, dict[str, Any]] = {
 SYNTHETIC_ONLY_FIELDS = {"n_patients": 400, "images_per_patient": None, "effects": {}}
 
 
-def _absolute(value: str | None, info: ValidationInfo) -> str | None:
-    """``value`` made absolute against ``context['base_dir']`` (if validated with one) or the working directory."""
+def absolute_path(value: str | None, info: ValidationInfo) -> str | None:
+    """``value`` made absolute against ``context['base_dir']`` (if validated with one) or the working directory.
+
+    A field validator of every path in a configuration (``field_validator("root")(absolute_path)``).
+    Placeholders such as ``{level}`` are kept as they are, and the path need not exist.
+    """
     if value is None:
         return None
     path = Path(value).expanduser()
@@ -82,7 +87,7 @@ class ChexpertSource(_Source):
     labels: tuple[str, ...] | None = None
     """Findings (published column names or snake_case); ``None``: the 12 pathologies."""
 
-    _root = field_validator("root")(_absolute)
+    _root = field_validator("root")(absolute_path)
 
 
 class UcsfPdgmSource(_Source):
@@ -98,7 +103,7 @@ class UcsfPdgmSource(_Source):
     mask_labels: Literal["whole", "core", "enhancing"] | tuple[int, ...] = "whole"
     normalize_percentile: float = Field(99.5, gt=0, le=100)
 
-    _root = field_validator("root")(_absolute)
+    _root = field_validator("root")(absolute_path)
 
     @field_validator("slices")
     @classmethod
@@ -123,7 +128,7 @@ class FolderSource(_Source):
     """Label name -> CSV column, or a list of columns (named after the column in snake_case)."""
     mask_column: str | None = None
 
-    _paths = field_validator("csv", "root")(_absolute)
+    _paths = field_validator("csv", "root")(absolute_path)
 
 
 DataSource = Annotated[ChexpertSource | UcsfPdgmSource | FolderSource, Field(discriminator="kind")]

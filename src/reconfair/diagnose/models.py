@@ -33,6 +33,9 @@ from reconfair.training import FitResult, fit
 class DiagnosticModel:
     """A classifier (``predict`` -> probabilities N x L) or segmenter (soft masks N x 1 x H x W)."""
 
+    threshold = 0.5
+    """Probability at or above which a segmentation pixel is foreground."""
+
     def __init__(
         self,
         *,

@@ -3,9 +3,10 @@
 The report may not recompute predictions, so the run stores what figure 6
 shows: for each data set a few test samples (chosen deterministically, positives
 for the top target preferred) seen clean, degraded and reconstructed at the most
-severe level of each degradation, with the classifier's input-gradient saliency
-for the top target and, where the data set has a segmentation task, the true
-and predicted masks.  Degradation and reconstruction use the same per-sample
+severe level of each degradation, with the classifier's saliency for the top
+target (Grad-CAM at the last convolution, or input gradients:
+:mod:`reconfair.diagnose.saliency`) and, where the data set has a
+segmentation task, the true and predicted masks.  Degradation and reconstruction use the same per-sample
 generators as :mod:`reconfair.engine.inference`, so the images equal those
 the diagnostic models saw in the run (tested: their PSNR equals the table's).
 With several model replicates, the models are those of replicate 0.
@@ -22,7 +23,8 @@ Written to ``<out>/examples/<dataset>.npz`` plus ``examples/index.json``:
   ``"<operator>@<level>/degraded"`` and the condition names at that level;
 - ``images`` (C, K, H, W) float32, column 0 the clean image;
 - classification: ``target`` (the top target), ``labels`` (C,), ``scores``
-  (C, K) probabilities and ``saliency`` (C, K, H, W) float16 in [0, 1];
+  (C, K) probabilities, ``saliency_method`` (how the maps were made) and ``saliency``
+  (C, K, H, W) float16 in [0, 1] (absent for an ONNX model);
 - segmentation: ``mask_true`` (C, H, W) and ``mask_pred`` (C, K, H, W) uint8.
 """
 
@@ -36,11 +38,12 @@ import numpy as np
 import torch
 
 from reconfair.config.report import resolve_report
+from reconfair.diagnose import saliency_maps
+from reconfair.engine.diagnostic import model_ref
 from reconfair.engine.graph import Graph, Stage
 from reconfair.engine.images import split_inputs
-from reconfair.engine.inference import reconstruct_batch
+from reconfair.engine.inference import condition_images
 from reconfair.metrics.task import binarize
-from reconfair.seeding import sample_generators
 from reconfair.vocabulary import ORIGINAL, condition_name
 
 __all__ = ["ExamplesKind", "example_conditions", "pick_cases", "N_CASES"]
@@ -82,15 +85,14 @@ class ExamplesKind:
         for index, dataset_config in enumerate(config.datasets):
             inputs[f"images:{index}"] = split_inputs(graph, index, ["test"])["images:test"]
             for task in dataset_config.tasks:
-                inputs[f"model:{index}:{task.kind}"] = graph.find("diagnostic", dataset=index, replicate=0,
-                                                                  task=task.kind).ref
+                inputs[f"model:{index}:{task.kind}"] = model_ref(graph, index, 0, task.kind)
             for condition in example_conditions(graph.memo["conditions"][index]):
                 if condition.trains_reconstructor:
                     inputs[f"recon:{index}:{condition.name}"] = graph.find(
                         "reconstructor", dataset=index, replicate=0, condition=condition.name).ref
                 cacheable &= condition.cacheable
         graph.add(self.name, label="examples for the report", params={},
-                  config_slice={"seed": config.seed, "cases": N_CASES} if cacheable else None, inputs=inputs)
+                  config_slice={"seed": config.seed, "cases": N_CASES, "saliency": "grad-cam"} if cacheable else None, inputs=inputs)
 
     def compute(self, stage: Stage, context: Any) -> dict[str, dict[str, np.ndarray]]:
         out = {}
@@ -168,17 +170,15 @@ def _dataset_examples(context: Any, stage: Stage, index: int) -> dict[str, np.nd
     ids = cases.table["sample_id"].tolist()
     columns, images = [ORIGINAL], [clean]
     for condition in example_conditions(context.graph_conditions[index]):
-        drawn = f"degrade/{samples.name}/{condition.degradation}@{condition.level!r}"  # as in engine.inference
-        measured = condition.operator.degrade(clean, generator=sample_generators(config.seed, drawn, ids))
+        role = f"recon:{index}:{condition.name}"
+        reconstructor = (context.output(stage.inputs[role]) if role in stage.inputs
+                         else build_reconstructor(condition.entry, condition.operator, dataset=samples.name))
+        measured, recon = condition_images(clean, ids, condition, reconstructor, seed=config.seed,
+                                           dataset=samples.name, device=device)  # the draws inference used
         degraded_name = condition_name(condition.degradation, condition.level, "degraded")
         if degraded_name not in columns:
             columns.append(degraded_name)
             images.append(measured.clamp(0.0, 1.0))
-        role = f"recon:{index}:{condition.name}"
-        reconstructor = (context.output(stage.inputs[role]) if role in stage.inputs
-                         else build_reconstructor(condition.entry, condition.operator, dataset=samples.name))
-        recon = reconstruct_batch(reconstructor, measured, ids, seed=config.seed,
-                                  stage=f"recon/{samples.name}/{condition.name}", device=device).cpu()
         columns.append(condition.name)
         images.append(recon)
     stack = torch.stack(images, dim=1)  # C x K x 1 x H x W
@@ -194,10 +194,13 @@ def _dataset_examples(context: Any, stage: Stage, index: int) -> dict[str, np.nd
         arrays["target"] = np.array(target, dtype=str)
         arrays["labels"] = cases.table[f"label_{target}"].to_numpy(dtype=np.float32)
         arrays["scores"] = scores.reshape(stack.shape[:2]).numpy().astype(np.float32)
-        arrays["saliency"] = _saliency(classifier.network, flat, j).reshape(stack.shape[:2] + flat.shape[-2:])
+        maps, method = saliency_maps(classifier.network, flat, j, layer=_saliency_layer(classifier))
+        arrays["saliency_method"] = np.array(method, dtype=str)
+        if maps is not None:
+            arrays["saliency"] = maps.reshape(stack.shape[:2] + flat.shape[-2:])
     segmenter = models.get("segmentation")
     if segmenter is not None and masks is not None:
-        predicted = binarize(segmenter.predict(flat, device=device))
+        predicted = binarize(segmenter.predict(flat, device=device), segmenter.threshold)
         arrays["mask_true"] = masks[:, 0].numpy().astype(np.uint8)
         arrays["mask_pred"] = np.asarray(predicted, dtype=np.uint8).reshape(stack.shape[:2] + flat.shape[-2:])
     return arrays
@@ -218,13 +221,7 @@ def _top_target(table: Any, targets: tuple[str, ...]) -> str:
     return targets[int(np.argmax(counts))]
 
 
-def _saliency(network: torch.nn.Module, images: torch.Tensor, target: int) -> np.ndarray:
-    """Input-gradient saliency |d logit_target / d image|, each map scaled to [0, 1] (float16)."""
-    network = network.to("cpu").eval()
-    x = images.detach().clone().float().requires_grad_(True)
-    with torch.enable_grad():
-        logits = network(x)[:, target]
-        (gradient,) = torch.autograd.grad(logits.sum(), x)
-    maps = gradient.abs()[:, 0]
-    peak = maps.flatten(1).amax(1).clamp(min=1e-12)[:, None, None]
-    return (maps / peak).numpy().astype(np.float16)
+def _saliency_layer(model: Any) -> str | None:
+    """The Grad-CAM layer a supplied model names (``model.saliency_layer``); trained models: the last convolution."""
+    config = getattr(model, "config", None)
+    return getattr(config, "saliency_layer", None)

@@ -40,7 +40,8 @@ from reconfair.recon import missing_samples, needs_sample_ids
 from reconfair.seeding import sample_generators
 from reconfair.vocabulary import ORIGINAL
 
-__all__ = ["InferenceKind", "check_plugin_files", "infer_condition", "reconstruct_batch"]
+__all__ = ["InferenceKind", "check_plugin_files", "condition_images", "degrade_batch", "infer_condition",
+           "reconstruct_batch"]
 
 SEGMENTATION_TARGET = "tumor"
 
@@ -52,14 +53,15 @@ class InferenceKind:
     unit = "images"
 
     def plan(self, graph: Graph) -> None:
+        from reconfair.engine.diagnostic import model_ref
         from reconfair.engine.mitigation import MITIGATION_STAGE
         from reconfair.engine.reconstruction import RECON_STAGE, baseline_key
 
         config = graph.config
         for index, dataset_config in enumerate(config.datasets):
             for replicate in range(config.replicates):
-                models = {f"model:{task.kind}": graph.find("diagnostic", dataset=index, replicate=replicate,
-                                                           task=task.kind).ref for task in dataset_config.tasks}
+                models = {f"model:{task.kind}": model_ref(graph, index, replicate, task.kind)
+                          for task in dataset_config.tasks}
                 for condition in graph.memo["conditions"][index]:
                     splits = inferred_splits(config.evaluation, condition)
                     inputs = {**split_inputs(graph, index, splits), **models}
@@ -141,9 +143,8 @@ def infer_condition(
         release_freed_memory()  # glibc keeps freed batches otherwise: resident memory would grow with N
         clean, masks = samples.batch(start, start + batch_size)  # rendered or loaded batch by batch
         ids = samples.table["sample_id"].iloc[start : start + batch_size].tolist()
-        images = _reconstructed(
-            clean, ids, condition, reconstructor, seed=seed, dataset=samples.name, device=torch.device(device)
-        )
+        _, images = condition_images(clean, ids, condition, reconstructor, seed=seed, dataset=samples.name,
+                                     device=device)
         for name, fn in (("psnr", psnr), ("ssim", ssim), ("nrmse", nrmse)):
             values = np.full(len(ids), np.nan) if condition.is_original else fn(images, clean).double().numpy()
             quality[name].append(values)
@@ -152,7 +153,7 @@ def infer_condition(
             if task == "classification":
                 scores[task].append(predicted.double().numpy())
             else:
-                scores[task].append(np.asarray(dice(binarize(predicted), masks), dtype=np.float64))
+                scores[task].append(np.asarray(dice(binarize(predicted, model.threshold), masks), dtype=np.float64))
     base = _base_columns(samples, condition, seed=seed)
     for name, chunks in quality.items():
         base[name] = np.concatenate(chunks) if chunks else np.empty(0)
@@ -175,23 +176,45 @@ def infer_condition(
     return pd.concat(frames, ignore_index=True)
 
 
-def _reconstructed(
+def degrade_batch(
+    clean: torch.Tensor, sample_ids: Sequence[str], condition: Condition, *, seed: int, dataset: str
+) -> torch.Tensor:
+    """The measurement of a degraded condition: ``clean`` degraded with the run's per-sample draws.
+
+    The one place that names the draws (stage ``degrade/<dataset>/<operator>@<level>``, from
+    :func:`~reconfair.seeding.sample_generators`): inference, the report's examples and the export all
+    call it, so each sees the same measurement for a sample, whatever the batch.  Every reconstructor
+    of one degradation level receives the same draws.  Returned as the operator gives it (the built-in
+    operators clip to [0, 1]; a plug-in's measurement may leave that range).
+    """
+    if condition.is_original:
+        raise ValueError("the original condition is not degraded; its images are the clean ones")
+    stage = f"degrade/{dataset}/{condition.degradation}@{condition.level!r}"
+    return condition.operator.degrade(clean, generator=sample_generators(seed, stage, list(sample_ids)))
+
+
+def condition_images(
     clean: torch.Tensor,
-    sample_ids: list[str],
+    sample_ids: Sequence[str],
     condition: Condition,
     reconstructor: Any,
     *,
     seed: int,
     dataset: str,
-    device: torch.device,
-) -> torch.Tensor:
+    device: torch.device | str = "cpu",
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(measured, reconstructed)`` of a batch under ``condition``, both on the CPU, as inference sees them.
+
+    ``measured`` is :func:`degrade_batch`; ``reconstructed`` is :func:`reconstruct_batch` of it with the
+    condition's generators (stage ``recon/<dataset>/<condition>``), in [0, 1].  For ``original`` both
+    are ``clean`` (nothing is degraded or reconstructed; ``reconstructor`` is ignored).
+    """
     if condition.is_original:
-        return clean
-    stage = f"degrade/{dataset}/{condition.degradation}@{condition.level!r}"
-    measured = condition.operator.degrade(clean, generator=sample_generators(seed, stage, sample_ids))
-    return reconstruct_batch(
-        reconstructor, measured, sample_ids, seed=seed, stage=f"recon/{dataset}/{condition.name}", device=device
-    ).cpu()
+        return clean, clean
+    measured = degrade_batch(clean, sample_ids, condition, seed=seed, dataset=dataset)
+    reconstructed = reconstruct_batch(reconstructor, measured, sample_ids, seed=seed,
+                                      stage=f"recon/{dataset}/{condition.name}", device=device)
+    return measured, reconstructed.cpu()
 
 
 def reconstruct_batch(

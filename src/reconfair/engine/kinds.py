@@ -8,9 +8,10 @@ kind") for a worked example.
 
 from __future__ import annotations
 
-from reconfair.engine.diagnostic import DiagnosticKind
+from reconfair.engine.diagnostic import DiagnosticKind, SuppliedModelKind
 from reconfair.engine.evaluation import EvaluateKind
 from reconfair.engine.examples import ExamplesKind
+from reconfair.engine.export import ExportKind
 from reconfair.engine.images import ImagesKind
 from reconfair.engine.inference import InferenceKind
 from reconfair.engine.mitigation import MitigatedKind, MitigationTablesKind
@@ -22,6 +23,7 @@ __all__ = ["KINDS", "STAGE_KINDS"]
 STAGE_KINDS = (
     ImagesKind(),
     DiagnosticKind(),
+    SuppliedModelKind(),
     ReconstructorKind(),
     MitigatedKind(),
     InferenceKind(),
@@ -29,6 +31,7 @@ STAGE_KINDS = (
     MitigationTablesKind(),
     ExamplesKind(),
     ReportKind(),
+    ExportKind(),  # only with an export: block; after the report, so a failed export leaves the report written
 )
 KINDS = {kind.name: kind for kind in STAGE_KINDS}
 """Each registered kind by name."""

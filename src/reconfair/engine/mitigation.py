@@ -24,6 +24,7 @@ from typing import Any
 
 import pandas as pd
 
+from reconfair.engine.diagnostic import model_ref
 from reconfair.engine.graph import Graph, Stage, replicate_suffix
 from reconfair.engine.images import materialized, split_count, split_inputs
 from reconfair.engine.keys import diagnostic_slice, mitigation_slice, reconstructor_slice
@@ -56,7 +57,7 @@ class MitigatedKind:
                         continue
                     base = graph.find("reconstructor", dataset=index, replicate=replicate,
                                       condition=condition.unmitigated.name)
-                    classifier = graph.find("diagnostic", dataset=index, replicate=replicate, task="classification")
+                    classifier = model_ref(graph, index, replicate, "classification")
                     entry, operator = condition.entry, condition.operator
                     spec = default_spec(entry.name, entry.preset, **entry.settings)
                     base_slice = reconstructor_slice(dataset_config, operator, spec, config.seed, replicate=replicate)
@@ -66,7 +67,7 @@ class MitigatedKind:
                               params={"dataset": index, "replicate": replicate, "condition": condition},
                               config_slice=mitigation_slice(base_slice, condition.mitigation,
                                                             diagnostic_slice(dataset_config, task, config.seed)),
-                              inputs={"reconstructor": base.ref, "classifier": classifier.ref,
+                              inputs={"reconstructor": base.ref, "classifier": classifier,
                                       **split_inputs(graph, index, ["train"])},
                               estimate=condition.mitigation.epochs * n_train)
 

@@ -6,7 +6,8 @@ check that asks a stage: the operator resolves through the physics registry
 (a registered name or a ``package.module:attribute`` plug-in) and accepts each
 level and parameter, a learned reconstructor's preset takes its settings, the
 data set exists and has the attributes, effect groups and masks the study
-names, and the evaluation's family columns are table columns.  Every problem
+names, the evaluation's family columns are table columns, and the export's
+conditions are conditions of the study.  Every problem
 is listed, each naming the field as a dotted path, in the
 :class:`~reconfair.config.ConfigError` that :func:`~reconfair.config.parse_config`
 raises for structural ones.
@@ -30,6 +31,7 @@ reconfair.config.schema.ConfigError: study.yaml: invalid configuration
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,8 @@ def validate_study(config: StudyConfig, *, source: str | None = None) -> StudyCo
         problems += _dataset_problems(dataset, f"datasets[{i}]")
     problems += _attribute_problems(config)
     problems += _family_problems(config.evaluation.family)
+    if not problems:  # the conditions exist only once every operator builds
+        problems += _export_problems(config)
     if problems:
         raise ConfigError(f"{source or '<config>'}: invalid configuration\n" + "\n".join(f"  - {p}" for p in problems))
     return config
@@ -80,11 +84,54 @@ def _dataset_problems(dataset: DatasetConfig, where: str) -> list[str]:
     except ValueError as error:
         return problems + [_at(where, str(error))]
     problems += _effect_problems(dataset, facts, where)
+    problems += _supplied_model_problems(dataset, facts, where)
     kinds = [t.kind for t in dataset.tasks]
     if "segmentation" in kinds and not facts["segmentation"]:
         problems.append(f"{where}.tasks: {dataset.name} has no segmentation masks; use kind 'classification'")
     if not kinds:
         problems.append(f"{where}.tasks: at least one task is needed (classification or segmentation)")
+    return problems
+
+
+def _supplied_model_problems(dataset: DatasetConfig, facts: dict[str, Any], where: str) -> list[str]:
+    """Supplied models: files exist, factories import, networks exist, targets are labels of the data; no model runs."""
+    problems = []
+    for i, task in enumerate(dataset.tasks):
+        if not task.supplied:
+            continue
+        model, at = task.model, f"{where}.tasks[{i}].model"
+        for field in ("torchscript", "onnx", "weights"):
+            value = getattr(model, field)
+            if value is not None and not Path(value).is_file():
+                problems.append(f"{at}.{field}: no such file {value!r}")
+        if model.source == "onnx" and importlib.util.find_spec("onnxruntime") is None:
+            problems.append(f"{at}.onnx: onnxruntime is not installed; pip install 'reconfair[onnx]'")
+        if model.source == "factory":
+            from reconfair.registry import import_attribute
+
+            try:
+                factory = import_attribute(model.factory, "diagnostic model factory")
+            except ValueError as error:
+                problems.append(f"{at}.factory: {error}")
+            else:
+                if not callable(factory):
+                    problems.append(f"{at}.factory: {model.factory!r} is a {type(factory).__name__}, not callable; "
+                                    "expected a function or class returning a torch.nn.Module")
+        if model.source == "network":
+            import monai.networks.nets as nets
+
+            if not isinstance(getattr(nets, model.network, None), type):
+                problems.append(f"{at}.network: {model.network!r} is not a network of monai.networks.nets")
+        if task.kind == "classification":
+            labels = facts["labels"]
+            unknown = [t for t in model.targets or () if t is not None and t not in labels]
+            if unknown:
+                problems.append(f"{at}.targets: {', '.join(map(repr, unknown))} not among the data's labels; the model's "
+                                f"targets are {list(model.targets)}, {dataset.name}'s labels are {list(labels)} "
+                                "(null skips an output column)")
+            if model.source == "onnx" and any(m.kind != "none" for m in dataset.mitigations):
+                problems.append(f"{where}.mitigations: mitigation back-propagates through the classifier, and an ONNX "
+                                "model has no gradients; supply it as torchscript, a factory or a network")
     return problems
 
 
@@ -196,6 +243,17 @@ def _family_problems(family: str | tuple[str, ...]) -> list[str]:
         return []
     return [f"evaluation.family: unknown column(s) {unknown}; expected report, metric, target or columns from "
             f"{', '.join(FAMILY_COLUMNS)}"]
+
+
+def _export_problems(config: StudyConfig) -> list[str]:
+    """Each name in ``export.conditions`` that is no condition of any data set, with the known ones."""
+    from reconfair.engine.conditions import dataset_conditions
+
+    if config.export is None or config.export.conditions is None:
+        return []
+    known = list(dict.fromkeys(c.name for d in config.datasets for c in dataset_conditions(d, config.attributes)))
+    return [f"export.conditions[{i}]: unknown condition {name!r}; expected some of: {', '.join(known)}"
+            for i, name in enumerate(config.export.conditions) if name not in known]
 
 
 def _at(where: str, message: str) -> str:

@@ -158,7 +158,8 @@ def _figures(run: RunData, *, datasets: list[str], attributes: list[str], order:
     entries.append(FigureEntry(
         "6", "Example cases",
         "Clean, degraded and reconstructed test images at the most severe level; error maps |image − clean|; "
-        "the classifier's input-gradient saliency for its top target; segmentation (green: truth outline, "
+        "the classifier's saliency for its top target (Grad-CAM at its last convolution, input gradients when no layer "
+        "can be hooked, none for an ONNX model: the figure's title says which); segmentation (green: truth outline, "
         "orange: prediction)." + (" Rows are named by hashed sample ids (report.ids: hash)." if shown.ids == "hash"
                                   else ""),
         examples, note=NO_EXAMPLES if shown.examples else EXAMPLES_OFF))

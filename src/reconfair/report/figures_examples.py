@@ -2,7 +2,8 @@
 
 Columns: clean, degraded, each reconstruction at the most severe level.  Rows
 per case: the image, the error map |image − clean|, the classifier's
-input-gradient saliency for the top target (with its probability), and the
+saliency for the top target (with its probability; the title says how it was
+made: Grad-CAM, input gradients, or none for an ONNX model), and the
 segmentation overlay (true outline green, predicted mask orange).  Rows are
 named by sample id, or by its hash with ``report.ids: hash``
 (:func:`case_labels`).
@@ -99,7 +100,9 @@ def plot_examples(arrays: dict[str, np.ndarray], *, dataset: str, out_dir: str |
                 label = {"image": ids[case], "error": "|error|", "saliency": f"saliency\n{target}",
                          "segmentation": "mask"}[kind]
                 axes[row, 0].set_ylabel(label, fontsize=6)
-        fig.suptitle(f"{dataset}: example test cases at the most severe level", x=0.01, ha="left", fontsize=9)
+        method = str(arrays["saliency_method"]) if "saliency_method" in arrays else ("input gradient" if target else "")
+        fig.suptitle(f"{dataset}: example test cases at the most severe level"
+                     + (f"\nsaliency of p({target}): {method}" if method else ""), x=0.01, ha="left", fontsize=9)
         width, height = fig.get_size_inches()  # fixed margins: tight_layout is slow with many panels
         fig.subplots_adjust(left=0.45 / width, right=1 - 0.05 / width, bottom=0.2 / height,
                             top=1 - 0.75 / height, wspace=0.08, hspace=0.3)
