@@ -108,8 +108,9 @@ def run_study(
     paths resolve against the working directory; call :func:`load_config`
     with ``base_dir`` for another folder).  ``out_dir`` receives
     ``report.html``, ``samples.parquet``, ``metrics/``, ``figures/``,
-    ``tables/``, ``summary.md``, ``manifest.json`` and ``config.yaml``;
-    ``cache_dir`` (default ``$RECONFAIR_CACHE``, else ``out_dir/.cache``)
+    ``tables/``, ``summary.md``, ``manifest.json`` and ``config.yaml`` (and
+    ``examples/`` with ``report.examples``, ``export/`` with an ``export:``
+    block); ``cache_dir`` (default ``$RECONFAIR_CACHE``, else ``out_dir/.cache``)
     keeps every stage, so a second call reuses them.  ``executor="ray"`` runs
     independent stages in parallel (at ``address``; default a local Ray).
     See :func:`reconfair.engine.run.run_study`.

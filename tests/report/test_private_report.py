@@ -145,3 +145,16 @@ def test_the_plan_of_a_real_study_has_no_examples_stage(runs, tmp_path):
 
 def report_name(report: dict | None) -> str:
     return "none" if report is None else "-".join(f"{k}{v}" for k, v in report.items())
+
+
+def test_a_bad_report_block_in_config_yaml_names_it(runs, tmp_path):
+    from reconfair.report import RunDirectoryError
+
+    folder = tmp_path / "bad"
+    shutil.copytree(runs["kept"], folder, ignore=shutil.ignore_patterns(".cache"))
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    config["report"] = {"ids": "md5"}
+    (folder / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    with pytest.raises(RunDirectoryError, match=r"config\.yaml: report\.ids: Input should be 'keep' or 'hash' "
+                                                r"\(received 'md5'\); expected report: \{examples: true\|false"):
+        write_report(folder)

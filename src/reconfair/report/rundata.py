@@ -95,11 +95,18 @@ class RunData:
         A ``config.yaml`` without the block (older runs) gets the defaults by
         data: no example images and hashed ids unless every data set is synthetic.
         """
+        from pydantic import ValidationError
+
+        block = self.config.get("report")
+        expected = "expected report: {examples: true|false, ids: keep|hash}"
+        if block is not None and not isinstance(block, dict):
+            raise RunDirectoryError(f"{self.root / 'config.yaml'}: report: got {block!r}; {expected}")
         try:
-            return resolve_report(self.config.get("report"), real_data=not self.synthetic)
-        except ValueError as error:  # pydantic's ValidationError is a ValueError
-            raise RunDirectoryError(f"{self.root / 'config.yaml'}: report: {error}; expected "
-                                    "report: {examples: true|false, ids: keep|hash}") from None
+            return resolve_report(block, real_data=not self.synthetic)
+        except ValidationError as error:
+            problems = "; ".join(f"report.{'.'.join(map(str, e['loc']))}: {e['msg']} (received {e.get('input')!r})"
+                                 for e in error.errors())
+            raise RunDirectoryError(f"{self.root / 'config.yaml'}: {problems}; {expected}") from None
 
     def condition_order(self) -> list[str]:
         """Conditions as the configuration lists them: original, operators, levels by severity, recons.
