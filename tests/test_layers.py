@@ -15,6 +15,12 @@ Three rules:
    ``x._name`` where ``x`` is another module; a helper two modules share is
    public in the module that owns it.
 
+One exception, :data:`LAZY_EXPORTS`: the package's ``__init__`` (bottom
+layer) re-exports the public API of ``reconfair.api`` (``from reconfair import
+run_study``), importing it only inside its module-level ``__getattr__`` (PEP
+562), so ``import reconfair`` itself imports nothing.  The same import anywhere
+else in ``__init__`` (at module level, in another function) breaks rule 1.
+
 A failure lists every offending import as ``file:line: rule: detail``.
 """
 
@@ -40,6 +46,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("reconfair.report",),
     ("reconfair.engine",),
     ("reconfair.demo",),
+    ("reconfair.api",),
     ("reconfair.cli",),
     ("reconfair.__main__",),
 )
@@ -48,10 +55,17 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 ``reconfair.metrics`` (array and table functions that import nothing but the
 bottom layer) sits below the models, whose training scores validation AUROC
 and Dice with it (``diagnose.models`` imports ``metrics.task``).  The
-package's ``__init__`` holds ``__version__`` only and imports nothing, so the
-engine's cache keys may read it from the bottom layer.  The entry points are
-stacked: ``__main__`` runs ``cli``, which serves the ``demo`` study.
+package's ``__init__`` holds ``__version__`` and imports nothing when it is
+imported, so the engine's cache keys may read it from the bottom layer; its
+API names come from ``reconfair.api`` on first use (:data:`LAZY_EXPORTS`).
+The entry points are stacked: ``__main__`` runs ``cli``, which serves the
+``demo`` study and shares the evaluation's settings with ``api`` (the Python
+API over the engine).
 """
+
+LAZY_EXPORTS: dict[str, tuple[str, ...]] = {"reconfair": ("reconfair.api",)}
+"""Module -> the higher modules it may import, only inside its module-level ``__getattr__`` (PEP 562)."""
+LAZY_FUNCTION = "__getattr__"
 
 
 @dataclass(frozen=True)
@@ -64,6 +78,7 @@ class Import:
     target: str  # the imported module (resolved, absolute)
     names: tuple[str, ...]  # names taken from it (``from target import a, b``) or attributes used on it
     top_level: bool
+    function: str | None = None  # the module-level function the import sits in, if any
 
     @property
     def where(self) -> str:
@@ -115,17 +130,25 @@ def _top_level_nodes(tree: ast.Module) -> set[int]:
     return found
 
 
+def _functions_of_nodes(tree: ast.Module) -> dict[int, str]:
+    """id of every node inside a module-level function -> that function's name."""
+    return {id(inner): node.name for node in tree.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+            for inner in ast.walk(node)}
+
+
 def imports_of(source: str, path: Path, known: set[str]) -> list[Import]:
     """Every import of a reconfair module by ``source`` (module level, in functions, ``import_module``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
     top = _top_level_nodes(tree)
+    within = _functions_of_nodes(tree)
     found: list[Import] = []
     aliases: dict[str, str] = {}  # local name -> module, for ``x._name`` attribute use
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
                 if alias.name.split(".")[0] == PACKAGE:
-                    found.append(Import(path, node.lineno, source, alias.name, (), id(node) in top))
+                    found.append(Import(path, node.lineno, source, alias.name, (), id(node) in top,
+                                        within.get(id(node))))
                     aliases[alias.asname or alias.name] = alias.name
         elif isinstance(node, ast.ImportFrom):
             target = _resolve(source, path, node.module, node.level)
@@ -135,17 +158,19 @@ def imports_of(source: str, path: Path, known: set[str]) -> list[Import]:
             for alias in node.names:
                 submodule = f"{target}.{alias.name}"
                 if submodule in known:  # ``from reconfair.metrics import evaluate`` (the module)
-                    found.append(Import(path, node.lineno, source, submodule, (), id(node) in top))
+                    found.append(Import(path, node.lineno, source, submodule, (), id(node) in top,
+                                        within.get(id(node))))
                     aliases[alias.asname or alias.name] = submodule
                 else:
                     names.append(alias.name)
             if names or not node.names:
-                found.append(Import(path, node.lineno, source, target, tuple(names), id(node) in top))
+                found.append(Import(path, node.lineno, source, target, tuple(names), id(node) in top,
+                                    within.get(id(node))))
         elif (isinstance(node, ast.Call) and isinstance(node.func, (ast.Attribute, ast.Name))
               and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id) == "import_module"
               and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
               and node.args[0].value.split(".")[0] == PACKAGE):
-            found.append(Import(path, node.lineno, source, node.args[0].value, (), False))
+            found.append(Import(path, node.lineno, source, node.args[0].value, (), False, within.get(id(node))))
     for node in ast.walk(tree):
         if (isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__")):
             chain = ast.unparse(node.value)
@@ -195,10 +220,17 @@ def layer_violations(imports: list[Import]) -> list[str]:
             continue
         if package_of(imp.source) == package_of(imp.target):
             continue
+        if imp.function == LAZY_FUNCTION and _owner_in(imp.target, LAZY_EXPORTS.get(imp.source, ())):
+            continue  # the package's PEP 562 re-export of its public API
         if target_layer >= source_layer:
             out.append(f"{imp.where}: layers: {imp.source} (layer {source_layer}) imports {imp.target} "
                        f"(layer {target_layer}); a module may import its own package and lower layers only")
     return out
+
+
+def _owner_in(target: str, modules: tuple[str, ...]) -> bool:
+    """Whether ``target`` is one of ``modules`` or a name inside one (``reconfair.api.run_study``)."""
+    return any(target == m or target.startswith(m + ".") for m in modules)
 
 
 def private_violations(imports: list[Import], known: set[str]) -> list[str]:
@@ -312,3 +344,32 @@ def test_checker_accepts_one_way_imports(tmp_path):
                                        "def f():\n    from reconfair.metrics import b\n",
              "reconfair/metrics/b.py": "from reconfair.metrics.a import f\n", "reconfair/vocabulary.py": ""}
     assert _check(tmp_path, files) == []
+
+
+LAZY_INIT = ("def __getattr__(name):\n    from reconfair import api\n    return getattr(api, name)\n")
+
+
+def test_checker_accepts_the_packages_lazy_api_in_getattr(tmp_path):
+    files = {"reconfair/__init__.py": LAZY_INIT, "reconfair/api.py": "import reconfair\n",
+             "reconfair/metrics/__init__.py": "", "reconfair/report/__init__.py": ""}
+    assert _check(tmp_path, files) == []
+
+
+@pytest.mark.parametrize("init", [
+    "from reconfair import api\n",                                             # at import time
+    "def helper():\n    from reconfair.api import run_study\n",               # another function
+    "def __getattr__(name):\n    from reconfair import cli\n",                # not the API module
+    "class C:\n    def __getattr__(self, name):\n        from reconfair import api\n",  # a method, not PEP 562
+])
+def test_checker_allows_the_lazy_api_import_nowhere_else(tmp_path, init):
+    files = {"reconfair/__init__.py": init, "reconfair/api.py": "", "reconfair/cli.py": "",
+             "reconfair/metrics/__init__.py": "", "reconfair/report/__init__.py": ""}
+    found = _check(tmp_path, files)
+    assert any(": layers: reconfair (layer 0) imports reconfair." in line for line in found), found
+
+
+def test_checker_allows_lazy_imports_only_in_the_package_init(tmp_path):
+    files = {"reconfair/__init__.py": "", "reconfair/api.py": "", "reconfair/report/__init__.py": "",
+             "reconfair/metrics/__init__.py": LAZY_INIT}
+    found = _check(tmp_path, files)
+    assert any(": layers: reconfair.metrics (layer 3) imports reconfair.api" in line for line in found), found

@@ -145,20 +145,18 @@ def evaluate(
 
     Every error exits 2 with one line, ``error: SAMPLES: <message>``.
     """
+    from reconfair.api import evaluation_settings, evaluation_table
     from reconfair.metrics.evaluate import OPTIONAL_TABLES
     from reconfair.metrics.replicates import write_seed_summaries
-    from reconfair.metrics.schema import read_table
-    from reconfair.metrics.settings import EvaluationSettings
     from reconfair.metrics.uncertainty import evaluate_with_uncertainty
 
-    try:
-        settings = EvaluationSettings(
-            attributes=tuple(a.strip() for a in attributes.split(",") if a.strip()),
-            min_group_size=min_group_size, split=split,
-            threshold=threshold, patient_level=patient_level, bootstrap=bootstrap, bootstrap_budget_s=bootstrap_budget,
-            seed=seed, adjust=adjust, family=family, alpha=alpha, group_auroc=group_auroc,
+    try:  # the settings and table of reconfair.evaluate(), built the same way
+        settings = evaluation_settings(
+            attributes=attributes, min_group_size=min_group_size, split=split, threshold=threshold,
+            patient_level=patient_level, bootstrap=bootstrap, bootstrap_budget_s=bootstrap_budget, seed=seed,
+            adjust=adjust, family=family, alpha=alpha, group_auroc=group_auroc,
         )
-        table = read_table(samples, scores=scores)
+        table = evaluation_table(samples, scores=scores)
     except ValueError as error:
         _input_error(samples, _option_message(str(error)))
     try:
@@ -503,8 +501,9 @@ def _execute(
     print_summary(result.summary, title=study.name)
     if all(d.source is None for d in study.datasets):
         out_console.print(f"[dim]{SYNTHETIC_NOTICE}[/]")
+    examples = "examples/, " if (out / "examples").is_dir() else ""  # none with report.examples false
     out_console.print(
-        f"outputs in {out}: report.html, samples.parquet, metrics/*.csv, figures/, tables/, examples/, "
+        f"outputs in {out}: report.html, samples.parquet, metrics/*.csv, figures/, tables/, {examples}"
         "summary.md, manifest.json" + (", export/" if study.export is not None else "")
     )
 

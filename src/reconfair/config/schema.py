@@ -23,7 +23,7 @@ True
 Traceback (most recent call last):
 ...
 reconfair.config.schema.ConfigError: x.yaml: invalid configuration
-  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, export, name, replicates, seed, threads
+  - colour: unknown key 'colour'; allowed keys: attributes, datasets, device, evaluation, export, name, replicates, report, seed, threads
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from reconfair.config.export import ExportConfig
 from reconfair.config.sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource, absolute_path
 from reconfair.config.mitigation import MitigationConfig
 from reconfair.config.models import MODEL_SOURCES, SuppliedModelConfig
+from reconfair.config.report import ReportConfig
 from reconfair.vocabulary import check_name
 
 __all__ = [
@@ -414,6 +415,7 @@ class StudyConfig(_Frozen):
     """Torch threads per stage: each stage pins ``torch.set_num_threads(threads)`` so results do not depend
     on the executor or the machine's CPU count."""
     attributes: tuple[str, ...] = ("sex", "age_group", "race")
+    report: ReportConfig = ReportConfig()  # what the report shows of the data (reconfair.config.report)
     datasets: tuple[DatasetConfig, ...]
     evaluation: EvaluationConfig = EvaluationConfig()
     export: ExportConfig | None = None

@@ -13,7 +13,9 @@ With several model replicates, the models are those of replicate 0.
 
 This is the ``examples`` stage: its inputs are the test split's images, the
 diagnostic models and the reconstructors it shows; it is cached unless one
-of those is a plug-in or a user checkpoint.
+of those is a plug-in or a user checkpoint.  It is planned only when
+``report.examples`` resolves to true (:func:`reconfair.config.report.resolve_report`:
+by default for synthetic data only).
 
 Written to ``<out>/examples/<dataset>.npz`` plus ``examples/index.json``:
 
@@ -35,6 +37,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from reconfair.config.report import resolve_report
 from reconfair.diagnose import saliency_maps
 from reconfair.engine.diagnostic import model_ref
 from reconfair.engine.graph import Graph, Stage
@@ -75,6 +78,8 @@ class ExamplesKind:
 
     def plan(self, graph: Graph) -> None:
         config = graph.config
+        if not resolve_report(config.report, real_data=any(d.source is not None for d in config.datasets)).examples:
+            return  # report.examples false (the default with real data): no patient images leave the run
         inputs: dict[str, str] = {}
         cacheable = True
         for index, dataset_config in enumerate(config.datasets):

@@ -1,9 +1,11 @@
 """The ``report`` stage: write the run directory from the stages' outputs, then the manifest and the report.
 
 Never cached (it writes into the run folder): ``samples.parquet``,
-``metrics/*.csv`` (with the mitigation tables), ``examples/``,
-``manifest.json`` and, through :func:`reconfair.report.write_report`,
-``report.html``, ``figures/``, ``tables/`` and ``summary.md``.
+``metrics/*.csv`` (with the mitigation tables), ``examples/`` (only when the
+``examples`` stage is planned; otherwise an ``examples/`` left by an earlier
+run is removed), ``manifest.json`` and, through
+:func:`reconfair.report.write_report`, ``report.html``, ``figures/``,
+``tables/`` and ``summary.md``.
 """
 
 from __future__ import annotations
@@ -28,7 +30,10 @@ class ReportKind:
     unit = ""
 
     def plan(self, graph: Graph) -> None:
-        inputs = {"evaluate": graph.of_kind("evaluate")[0].ref, "examples": graph.of_kind("examples")[0].ref}
+        inputs = {"evaluate": graph.of_kind("evaluate")[0].ref}
+        examples = graph.of_kind("examples")  # none when report.examples is false
+        if examples:
+            inputs["examples"] = examples[0].ref
         tables = graph.of_kind("mitigation-tables")
         if tables:
             inputs["mitigation"] = tables[0].ref
@@ -50,7 +55,10 @@ class ReportKind:
                 table.to_csv(metrics / f"{name}.csv", index=False)
         tables.to_csv(metrics)
         write_seed_summaries(tables, metrics)
-        write_example_files(context.output(stage.inputs["examples"]), out / "examples")
+        if "examples" in stage.inputs:
+            write_example_files(context.output(stage.inputs["examples"]), out / "examples")
+        elif (out / "examples").is_dir():  # an earlier run's images, which this run's report may not show
+            shutil.rmtree(out / "examples")
         context.write_manifest(tables)  # before the report: its provenance section reads it
         write_report(out)
         return out

@@ -2,7 +2,7 @@
 
 The run directory receives ``config.yaml`` (resolved), ``samples.parquet``,
 ``metrics/*.csv`` (with ``mitigation.csv`` and ``lambda_sweep.csv`` when the
-study mitigates), ``examples/`` (a few images for the report),
+study mitigates), ``examples/`` (a few images for the report, when ``report.examples``),
 ``manifest.json`` (versions, seed, replicates, threads, stages and seconds per
 stage kind, skipped samples) and the report: ``report.html``, ``figures/``,
 ``tables/`` and ``summary.md`` (:func:`reconfair.report.write_report`, also

@@ -2,7 +2,9 @@
 
 :func:`check_samples` validates a table already in memory; :func:`read_table`
 reads one from ``.parquet`` or ``.csv`` (ids and text kept as strings,
-optionally turning logits into probabilities) and checks it.  Their messages
+optionally turning logits into probabilities) and checks it;
+:func:`prepare_samples` does the same to a table in memory (a copy), so a
+DataFrame and the file it was written to give the same table.  Their messages
 name the row (0-based, in table order), the column and what was expected, and
 never the file: the caller names the file once (``reconfair evaluate`` prints
 ``error: <file>: <message>``).
@@ -54,6 +56,7 @@ __all__ = [
     "SCORE_SCALES",
     "SUFFIXES",
     "check_samples",
+    "prepare_samples",
     "read_table",
     "sigmoid",
 ]
@@ -242,6 +245,34 @@ def read_table(path: str | Path, *, scores: str = "probabilities") -> pd.DataFra
         detail = str(error).replace(str(path), "the file").replace(path.name, "the file")
         raise ValueError(f"cannot be read as {kind} ({type(error).__name__}: {detail}); "
                          f"expected a {kind} per-sample table") from None
+    return _prepared(table, scores)
+
+
+def prepare_samples(table: pd.DataFrame, *, scores: str = "probabilities") -> pd.DataFrame:
+    """A per-sample table in memory as :func:`read_table` gives it from a file: a checked copy.
+
+    The id and text columns become strings (missing values stay missing),
+    logits become probabilities with ``scores="logits"``, and
+    :func:`check_samples` runs; ``table`` itself is not modified.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"sample_id": [7], "split": "test", "dataset": "d", "task": "classification",
+    ...                      "target": "t", "condition": "original", "y_true": [1.0], "y_score": [0.0]})
+    >>> prepared = prepare_samples(rows, scores="logits")
+    >>> prepared["sample_id"].tolist(), prepared["y_score"].tolist(), rows["y_score"].tolist()
+    (['7'], [0.5], [0.0])
+    """
+    if scores not in SCORE_SCALES:
+        raise ValueError(f"scores: expected one of {SCORE_SCALES}, got {scores!r}")
+    if not isinstance(table, pd.DataFrame):
+        raise TypeError(f"expected a pandas DataFrame (or a .parquet/.csv path), got {type(table).__name__}")
+    return _prepared(_text_columns(table.copy()), scores)
+
+
+def _prepared(table: pd.DataFrame, scores: str) -> pd.DataFrame:
+    """``table`` (text columns already strings) with logits turned into probabilities, checked."""
     if len(table) == 0:
         raise ValueError(f"the table has no rows (columns {list(map(str, table.columns))}); expected one row per "
                          "sample x condition x target")

@@ -32,6 +32,9 @@ from reconfair.vocabulary import ORIGINAL
 NO_MITIGATION = "no mitigation configured: the run wrote no metrics/mitigation.csv or metrics/lambda_sweep.csv"
 EMPTY_MITIGATION = "no mitigation results: metrics/mitigation.csv and metrics/lambda_sweep.csv have no rows"
 ONE_REPLICATE = "one model replicate per model (replicates: 1): no per-replicate spread to show"
+NO_EXAMPLES = "no examples/ in this run directory (written by `reconfair run`)"
+EXAMPLES_OFF = ("not embedded: report.examples is false (default for real data); set report: {examples: true} "
+                "to show patient images")
 
 
 def write_report(run_dir: str | Path) -> Path:
@@ -144,14 +147,22 @@ def _figures(run: RunData, *, datasets: list[str], attributes: list[str], order:
         "Bias before (hollow) and after (filled) mitigation with the change's 95% CI; PSNR and macro AUROC "
         "against EODD along each method's λ path (star: selected λ).",
         tuple(mitigation), note=EMPTY_MITIGATION if written else NO_MITIGATION))
-    examples = tuple(plot_examples(run.examples[d], dataset=d, out_dir=out) for d in datasets if d in run.examples)
+    shown = run.report
+    examples: tuple[Path, ...] = ()
+    if shown.examples:
+        examples = tuple(plot_examples(run.examples[d], dataset=d, out_dir=out, ids=shown.ids)
+                         for d in datasets if d in run.examples)
+    else:  # nor an earlier report's pictures of patients beside this one
+        for stale in sorted(out.glob("examples_*.png")) + sorted(out.glob("examples_*.svg")):
+            stale.unlink()
     entries.append(FigureEntry(
         "6", "Example cases",
         "Clean, degraded and reconstructed test images at the most severe level; error maps |image − clean|; "
         "the classifier's saliency for its top target (Grad-CAM at its last convolution, input gradients when no layer "
         "can be hooked, none for an ONNX model: the figure's title says which); segmentation (green: truth outline, "
-        "orange: prediction).",
-        examples, note="no examples/ in this run directory (written by `reconfair run`)"))
+        "orange: prediction)." + (" Rows are named by hashed sample ids (report.ids: hash)." if shown.ids == "hash"
+                                  else ""),
+        examples, note=NO_EXAMPLES if shown.examples else EXAMPLES_OFF))
     replicas = run.replicates_fairness
     spread: tuple[Path, ...] = ()
     if replicas is not None and replicate_count(fair, replicas) > 1:

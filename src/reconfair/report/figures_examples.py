@@ -4,15 +4,19 @@ Columns: clean, degraded, each reconstruction at the most severe level.  Rows
 per case: the image, the error map |image − clean|, the classifier's
 saliency for the top target (with its probability; the title says how it was
 made: Grad-CAM, input gradients, or none for an ONNX model), and the
-segmentation overlay (true outline green, predicted mask orange).
+segmentation overlay (true outline green, predicted mask orange).  Rows are
+named by sample id, or by its hash with ``report.ids: hash``
+(:func:`case_labels`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
+from reconfair.config.report import shown_id
 from reconfair.report.labels import RECON_NAMES, level_label
 from reconfair.report.style import PALETTE, pyplot, save
 from reconfair.vocabulary import NONE, ORIGINAL, parse_condition
@@ -37,11 +41,24 @@ def column_title(column: str) -> str:
     return f"{name}\n{level_label(parsed.operator, parsed.level)}"
 
 
-def plot_examples(arrays: dict[str, np.ndarray], *, dataset: str, out_dir: str | Path) -> Path:
-    """The example grid of one data set; writes ``examples_<dataset>.png``/``.svg``, returns the PNG path."""
+def case_labels(arrays: dict[str, np.ndarray], *, ids: Literal["keep", "hash"] = "keep") -> list[str]:
+    """The row label of each case: its sample id, kept or hashed (``report.ids``; :func:`shown_id`).
+
+    >>> case_labels({"sample_ids": np.array(["img-P00"])}, ids="hash")
+    ['73934c1defb5']
+    """
+    return [shown_id(str(s), ids=ids) for s in arrays["sample_ids"]]
+
+
+def plot_examples(arrays: dict[str, np.ndarray], *, dataset: str, out_dir: str | Path,
+                  ids: Literal["keep", "hash"] = "keep") -> Path:
+    """The example grid of one data set; writes ``examples_<dataset>.png``/``.svg``, returns the PNG path.
+
+    Each case's rows are labelled with :func:`case_labels` (``ids``: ``keep`` or ``hash``).
+    """
     images = arrays["images"].astype(np.float32)
     columns = [str(c) for c in arrays["columns"]]
-    ids = [str(s) for s in arrays["sample_ids"]]
+    ids = case_labels(arrays, ids=ids)
     n_cases, n_cols = images.shape[:2]
     kinds = ["image", "error"] + (["saliency"] if "saliency" in arrays else []) + (
         ["segmentation"] if "mask_true" in arrays else [])

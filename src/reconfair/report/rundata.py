@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from reconfair.config.report import ReportConfig, resolve_report
 from reconfair.report.evidence import clear_undefined
 from reconfair.report.style import SIGNIFICANCE
 from reconfair.vocabulary import NONE, ORIGINAL, parse_condition
@@ -86,6 +87,26 @@ class RunData:
         if configured:
             return all(d.get("source") is None for d in configured)
         return bool(self.datasets) and all(name.startswith("synthetic-") for name in self.datasets)
+
+    @property
+    def report(self) -> ReportConfig:
+        """The effective ``report:`` settings (:func:`~reconfair.config.report.resolve_report`): examples and ids.
+
+        A ``config.yaml`` without the block (older runs) gets the defaults by
+        data: no example images and hashed ids unless every data set is synthetic.
+        """
+        from pydantic import ValidationError
+
+        block = self.config.get("report")
+        expected = "expected report: {examples: true|false, ids: keep|hash}"
+        if block is not None and not isinstance(block, dict):
+            raise RunDirectoryError(f"{self.root / 'config.yaml'}: report: got {block!r}; {expected}")
+        try:
+            return resolve_report(block, real_data=not self.synthetic)
+        except ValidationError as error:
+            problems = "; ".join(f"report.{'.'.join(map(str, e['loc']))}: {e['msg']} (received {e.get('input')!r})"
+                                 for e in error.errors())
+            raise RunDirectoryError(f"{self.root / 'config.yaml'}: {problems}; {expected}") from None
 
     def condition_order(self) -> list[str]:
         """Conditions as the configuration lists them: original, operators, levels by severity, recons.
