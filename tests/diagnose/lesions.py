@@ -42,9 +42,9 @@ def batch(ks) -> tuple[torch.Tensor, torch.Tensor, list]:
     return images, labels, [m[2] for m in made]
 
 
-def write_folder(base: Path, n: int = 60) -> Path:
-    """``base/lesions/index.csv`` with 16-bit PNG images (exact to 1/65535) and 8-bit PNG masks."""
-    root = base / "lesions"
+def write_folder(base: Path, n: int = 60, name: str = "lesions") -> Path:
+    """``base/<name>/index.csv`` with 16-bit PNG images (exact to 1/65535) and 8-bit PNG masks."""
+    root = base / name
     (root / "img").mkdir(parents=True, exist_ok=True)
     rows = []
     for k in range(n):

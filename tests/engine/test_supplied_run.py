@@ -220,3 +220,54 @@ def test_export_then_external_scores_then_evaluate_gives_the_runs_metrics(byo, t
         for column in numeric:
             np.testing.assert_allclose(merged[f"{column}_ours"], merged[f"{column}_run"], atol=1e-6, equal_nan=True,
                                        err_msg=f"{name}.{column}")
+
+
+CLASSIFIER = '''
+import torch
+
+
+def build(k=3):
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(1),
+                               torch.nn.Flatten(), torch.nn.Linear(4, k))
+'''
+
+
+def _mitigating_study(model: dict, kinds=("eodd", "adversarial")) -> dict:
+    return {"name": "mit", "device": "cpu", "attributes": ["sex"], "evaluation": {"bootstrap": 0},
+            "datasets": [{"name": "synthetic-chest", "n_patients": 40, "image_size": 32,
+                          "degradations": [{"operator": "radiograph-lowdose", "levels": [3000]}],
+                          "reconstructors": ["baseline", {"name": "unet", "settings": {"epochs": 1}}],
+                          "tasks": [{"kind": "classification",
+                                     "model": {**model, "targets": ["nodule", "effusion", "cardiomegaly"]}}],
+                          "mitigations": [{"kind": kind, "lambdas": [1.0], "epochs": 1} for kind in kinds]}]}
+
+
+def test_mitigation_fine_tunes_through_a_supplied_classifier(tmp_path, monkeypatch):
+    from reconfair.engine.run import find_stage, run_study, stage_context
+    from reconfair.engine.validate import parse_study
+
+    (tmp_path / "usercls_byo.py").write_text(CLASSIFIER)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    study = parse_study(_mitigating_study({"factory": "usercls_byo:build"}))
+    plan, _ = stage_context(study, tmp_path / "cache")
+    for kind in ("eodd:1", "adversarial:1"):
+        stage = find_stage(plan, "mitigated-reconstructor", condition=f"radiograph-lowdose@3000/unet+{kind}")
+        assert stage.inputs["classifier"].startswith("supplied-model/")  # the user's frozen model
+    result = run_study(study, tmp_path / "out", progress=False, cache_dir=tmp_path / "cache")
+    assert {"radiograph-lowdose@3000/unet+eodd:1", "radiograph-lowdose@3000/unet+adversarial:1"} <= set(
+        result.samples["condition"])
+    stages = {e["stage"] for e in json.loads((tmp_path / "out" / "manifest.json").read_text())["stages"]}
+    assert "diagnostic" not in stages and "mitigated-reconstructor" in stages
+
+
+def test_mitigation_refuses_models_without_gradients_or_hooks(tmp_path):
+    from reconfair.engine.validate import parse_study
+
+    (tmp_path / "m.onnx").write_bytes(b"")
+    (tmp_path / "m.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match="an ONNX model has no gradients"):
+        parse_study(_mitigating_study({"onnx": str(tmp_path / "m.onnx")}, kinds=("eodd",)))
+    with pytest.raises(ValueError, match="a TorchScript model's layers cannot be hooked"):
+        parse_study(_mitigating_study({"torchscript": str(tmp_path / "m.pt")}, kinds=("adversarial",)))
+    parse_study(_mitigating_study({"torchscript": str(tmp_path / "m.pt")}, kinds=("eodd",)))  # eodd needs no hook
