@@ -6,6 +6,7 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import save_file
 
@@ -48,6 +49,8 @@ def test_grad_cam_on_a_supplied_cnn_peaks_on_the_planted_lesion(tmp_path, monkey
     assert np.mean(hits) >= 0.8, np.mean(hits)
     named, method = saliency_maps(model.network, images[:2], 0, layer="features.0")
     assert method == "grad-cam (layer features.0)" and named.shape == (2, 32, 32)
+    with pytest.raises(ValueError, match=r"saliency_layer: no layer 'features\.9'.*convolutions are features\.0, features\.2"):
+        load_supplied(config.model_copy(update={"saliency_layer": "features.9"}), kind="classification", image_size=32)
 
 
 def test_torchscript_falls_back_to_input_gradients_and_onnx_has_none(tmp_path):

@@ -80,7 +80,7 @@ def byo(tmp_path_factory):
     segmentation = {"kind": "segmentation", "model": {"factory": "userseg_byo:build", "threshold": THRESHOLD,
                                                       "params": {"gain": GAIN, "offset": OFFSET}}}
     study = {"name": "byo", "seed": 3, "device": "cpu", "attributes": ["sex"],
-             "evaluation": {"bootstrap": 0, "min_group_size": 2},
+             "evaluation": {"bootstrap": 0, "min_group_size": 2}, "report": {"examples": True, "ids": "keep"},
              "datasets": [dataset("ts", {"torchscript": "cnn.pt"}, [segmentation]),
                           dataset("ox", {"onnx": "cnn.onnx"}),
                           dataset("mn", {"network": "Classifier", "params": MONAI_PARAMS,
@@ -119,6 +119,28 @@ def test_no_diagnostic_model_is_trained(byo):
     stages = [event["stage"] for event in manifest["stages"]]
     assert "diagnostic" not in stages
     assert stages.count("supplied-model") == 4  # three classifiers, one segmenter
+
+
+def test_manifest_and_report_name_the_models_bytes(byo):
+    import hashlib
+
+    manifest = json.loads((byo["out"] / "manifest.json").read_text())
+    records = {(m["dataset"], m["task"]): m for m in manifest["supplied_models"]}
+    digest = hashlib.sha256((byo["base"] / "cnn.pt").read_bytes()).hexdigest()
+    assert records[("ts", "classification")]["torchscript_sha256"] == digest
+    assert records[("ts", "segmentation")]["factory"] == "userseg_byo:build"
+    assert records[("ts", "segmentation")]["version"].startswith("source sha256 ")
+    assert digest in (byo["out"] / "report.html").read_text(encoding="utf-8")  # the provenance section
+
+
+def test_examples_saliency_says_how_it_was_made(byo):
+    examples = {name: np.load(byo["out"] / "examples" / f"{name}.npz") for name in ("ts", "ox", "mn")}
+    assert str(examples["ts"]["saliency_method"]) == "input gradient (TorchScript: layers cannot be hooked)"
+    assert str(examples["ox"]["saliency_method"]) == "none (ONNX model: no gradients)"
+    assert "saliency" not in examples["ox"] and "scores" in examples["ox"]
+    assert str(examples["mn"]["saliency_method"]).startswith("grad-cam (layer ")
+    assert examples["mn"]["saliency"].shape[-2:] == (32, 32)
+    assert (byo["out"] / "figures" / "examples_ox.png").is_file()
 
 
 def test_segmentation_dice_equals_a_direct_computation(byo):

@@ -137,6 +137,8 @@ class SuppliedModelConfig(_Frozen):
         if source == "network" and self.weights is None:
             raise ValueError(f"network {self.network!r}: give weights: FILE.safetensors (a supplied model is never "
                              "trained; to train one, leave out network and use preset/epochs)")
+        if self.saliency_layer is not None and source == "onnx":
+            raise ValueError("saliency_layer: an ONNX model has no layers reconfair can reach (no saliency for ONNX)")
         if source == "factory" and ":" not in str(self.factory):
             raise ValueError(f"factory: expected 'package.module:attribute', got {self.factory!r}")
         if self.targets is not None:

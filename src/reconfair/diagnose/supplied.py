@@ -34,6 +34,7 @@ ValueError: model factory 'torch.nn:Flatten' returned shape (2, 1); expected (N,
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import importlib.metadata
@@ -203,6 +204,8 @@ def load_supplied(config: Any, *, kind: str, image_size: int | None = None, devi
     model = SuppliedModel(config, kind=kind, runner=runner, module=module)
     if image_size is not None:
         model.predict(torch.zeros(2, 1, image_size, image_size), device=device)
+        if config.saliency_layer is not None and module is not None:
+            resolve_layer(model.network, config.saliency_layer)  # an unknown layer fails now, not in the examples
     return model
 
 
@@ -373,9 +376,14 @@ def model_fingerprint(config: Any) -> dict[str, Any]:
     return out
 
 
+@functools.lru_cache(maxsize=1)
+def _distributions() -> dict[str, list[str]]:
+    return importlib.metadata.packages_distributions()
+
+
 def _package_version(module: str) -> str:
     top = module.split(".")[0]
-    distributions = importlib.metadata.packages_distributions().get(top, [])
+    distributions = _distributions().get(top, [])
     for name in distributions:
         try:
             return f"{name} {importlib.metadata.version(name)}"

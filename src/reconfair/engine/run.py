@@ -4,7 +4,7 @@ The run directory receives ``config.yaml`` (resolved), ``samples.parquet``,
 ``metrics/*.csv`` (with ``mitigation.csv`` and ``lambda_sweep.csv`` when the
 study mitigates), ``examples/`` (a few images for the report, when ``report.examples``),
 ``manifest.json`` (versions, seed, replicates, threads, stages and seconds per
-stage kind, skipped samples) and the report: ``report.html``, ``figures/``,
+stage kind, skipped samples, each supplied model's file hash or factory version) and the report: ``report.html``, ``figures/``,
 ``tables/`` and ``summary.md`` (:func:`reconfair.report.write_report`, also
 ``reconfair report RUN_DIR``).  Every stage's output lives in the
 content-addressed :class:`~reconfair.engine.cache.Cache` (default
@@ -215,10 +215,20 @@ def _write_manifest(
                        "family": config.evaluation.family, "adjust": config.evaluation.adjust,
                        "alpha": config.evaluation.alpha},
         "diagnostic_models": [] if tables.models is None else json.loads(tables.models.to_json(orient="records")),
+        "supplied_models": _supplied_models(config),
         "notes": list(tables.notes),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     console.log(f"wrote {out}")
+
+
+def _supplied_models(config: StudyConfig) -> list[dict]:
+    """Each supplied diagnostic model: data set, task, source, file/factory/network and its fingerprint."""
+    from reconfair.diagnose import model_fingerprint
+
+    return [{"dataset": dataset.name, "task": task.kind, "location": task.model.location,
+             "output": task.model.output, **model_fingerprint(task.model)}
+            for dataset in config.datasets for task in dataset.tasks if task.supplied]
 
 
 def _skipped(context: RunContext) -> dict[str, dict]:

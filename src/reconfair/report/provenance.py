@@ -73,6 +73,9 @@ def provenance(run: RunData, *, family: str) -> dict[str, object]:
         facts["multiple_testing_families"] = run.families
     if run.models is not None:
         facts["diagnostic_models"] = run.models
+    supplied = manifest.get("supplied_models") or []
+    if supplied:  # the user's models this verdict is about: which file (bytes) or factory version
+        facts["supplied_models"] = pd.DataFrame(supplied).astype(str)
     return facts
 
 
