@@ -125,30 +125,15 @@ def run_study(
     return run(study, out_dir, progress=progress, cache_dir=cache_dir, executor=executor, address=address)
 
 
-def evaluation_settings(
-    *,
-    attributes: str | Sequence[str] = DEFAULT_ATTRIBUTES,
-    min_group_size: int = 10,
-    split: str = "test",
-    threshold: str | float = "fixed-validation",
-    patient_level: bool = False,
-    bootstrap: int | str = 1000,
-    bootstrap_budget_s: float = 600.0,
-    seed: int = 0,
-    adjust: str = "holm",
-    family: str | Sequence[str] = "metric",
-    alpha: float = 0.05,
-    power: float = 0.8,
-    min_valid_fraction: float = 0.95,
-    group_auroc: bool = False,
-) -> EvaluationSettings:
+def evaluation_settings(*, attributes: str | Sequence[str] = DEFAULT_ATTRIBUTES, **fields: Any) -> EvaluationSettings:
     """The :class:`~reconfair.metrics.settings.EvaluationSettings` of :func:`evaluate` and ``reconfair evaluate``.
 
     ``attributes`` may be one comma-separated text (``"sex,age_group"``, as
     ``--attributes`` takes it) or a sequence; intersections are written
-    ``sex*age_group``.  ``threshold`` and ``bootstrap`` may be text
-    (``"0.5"``, ``"200"``, ``"auto"``).  A bad value is a ``ValueError``
-    naming the keyword (``threshold: expected ...``).
+    ``sex*age_group``.  ``fields`` are the other fields of the settings
+    (their defaults are the settings' own); ``threshold`` and ``bootstrap``
+    may be text (``"0.5"``, ``"200"``, ``"auto"``).  A bad value is a
+    ``ValueError`` naming the keyword (``threshold: expected ...``).
 
     >>> evaluation_settings(attributes="sex, sex*age_group", bootstrap="200").attributes
     ('sex', 'sex*age_group')
@@ -157,12 +142,7 @@ def evaluation_settings(
 
     if isinstance(attributes, str):
         attributes = tuple(a.strip() for a in attributes.split(",") if a.strip())
-    return EvaluationSettings(
-        attributes=tuple(attributes), min_group_size=min_group_size, split=split, threshold=threshold,
-        patient_level=patient_level, bootstrap=bootstrap, bootstrap_budget_s=bootstrap_budget_s, seed=seed,
-        adjust=adjust, family=family, alpha=alpha, power=power, min_valid_fraction=min_valid_fraction,
-        group_auroc=group_auroc,
-    )
+    return EvaluationSettings(attributes=tuple(attributes), **fields)
 
 
 def evaluation_table(table: pd.DataFrame | str | Path, *, scores: str = "probabilities") -> pd.DataFrame:
