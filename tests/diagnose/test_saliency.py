@@ -66,3 +66,19 @@ def test_torchscript_falls_back_to_input_gradients_and_onnx_has_none(tmp_path):
     expected = (gradient.abs()[:, 0] / gradient.abs()[:, 0].flatten(1).amax(1)[:, None, None]).numpy()
     np.testing.assert_allclose(maps.astype(np.float32), expected, atol=2e-3)
     assert saliency_maps(None, x, 0) == (None, "none (ONNX model: no gradients)")
+
+
+def test_the_default_layer_is_the_convolution_that_runs_last_not_the_last_declared():
+    class Residual(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.main = torch.nn.Conv2d(1, 2, 3, padding=1)
+            self.skip = torch.nn.Conv2d(1, 2, 1)  # declared last, run first (as in MONAI's ResidualUnit)
+            self.head = torch.nn.Linear(2, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            skip = self.skip(x)
+            return self.head((self.main(x) + skip).mean(dim=(2, 3)))
+
+    _, method = saliency_maps(Residual(), torch.rand(2, 1, 8, 8), 0)
+    assert method == "grad-cam (layer main)"

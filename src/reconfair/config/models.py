@@ -110,7 +110,7 @@ class SuppliedModelConfig(_Frozen):
     """Segmentation: probability at or above which a pixel is foreground."""
     saliency_layer: str | None = None
     """Grad-CAM's target layer (a module name of the torch model, as in ``named_modules()``); ``None``: the
-    last convolution found.  Input gradients when the model has no convolution reachable by hooks."""
+    convolution that runs last.  Input gradients when the model has no convolution reachable by hooks."""
 
     _paths = field_validator("torchscript", "onnx", "weights")(absolute_path)
 

@@ -5,8 +5,9 @@ activations ``A`` (K channels, h×w): the channel weights are the spatially
 averaged gradients ``α_k = mean_ij ∂y_c/∂A_kij`` of the target's logit
 ``y_c``; the map is ``ReLU(Σ_k α_k A_k)``, upsampled bilinearly to the image
 size and divided by its maximum (an all-zero map stays zero).  The layer is
-the one named (``model.saliency_layer``) or the last ``Conv2d`` of the
-network.
+the one named (``model.saliency_layer``) or the ``Conv2d`` that runs last in
+a forward pass (in a residual block, the main path's rather than the skip
+connection's).
 
 The input gradient ``|∂y_c/∂x|``, divided by its maximum, is used when the
 network has no convolution that a hook can reach (a TorchScript model's
@@ -40,10 +41,15 @@ def saliency_maps(network: torch.nn.Module | None, images: torch.Tensor, target:
     """
     if network is None:
         return None, "none (ONNX model: no gradients)"
-    from reconfair.diagnose.supplied import resolve_layer
+    from reconfair.diagnose.supplied import last_executed_conv, resolve_layer
 
     network = network.to("cpu").eval()
-    found = None if _scripted(network) else resolve_layer(network, layer)
+    if _scripted(network):
+        found = None
+    elif layer is not None:
+        found = resolve_layer(network, layer)
+    else:
+        found = last_executed_conv(network, images[:1].float())
     if found is None:
         reason = " (TorchScript: layers cannot be hooked)" if _scripted(network) else " (no convolution found)"
         return input_gradient(network, images, target), GRADIENT_METHOD + reason

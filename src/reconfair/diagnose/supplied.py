@@ -49,7 +49,7 @@ import torch.nn.functional as F
 
 from reconfair.registry import import_attribute
 
-__all__ = ["SuppliedModel", "file_sha256", "load_supplied", "model_fingerprint", "resolve_layer"]
+__all__ = ["SuppliedModel", "file_sha256", "last_executed_conv", "load_supplied", "model_fingerprint", "resolve_layer"]
 
 _EPS = 1e-7
 
@@ -318,19 +318,31 @@ def _onnx_runner(value: str, device: torch.device | str) -> Any:
     return run
 
 
-def resolve_layer(network: torch.nn.Module, name: str | None) -> tuple[str, torch.nn.Module] | None:
-    """Grad-CAM's layer: the module called ``name`` (a user model's name, or with ``model.``) or the last
-    ``Conv2d``; ``None`` when there is none.  ``ValueError`` naming the known layers for an unknown ``name``."""
+def resolve_layer(network: torch.nn.Module, name: str) -> tuple[str, torch.nn.Module]:
+    """Grad-CAM's named layer: the module called ``name`` (a user model's name, or with ``model.``);
+    ``ValueError`` naming the model's convolutions for an unknown ``name``."""
     modules = dict(network.named_modules())
-    if name is not None:
-        for candidate in (name, f"model.{name}"):
-            if candidate in modules:
-                return candidate, modules[candidate]
-        convs = [n.removeprefix("model.") for n, m in modules.items() if _is_conv(m)]
-        raise ValueError(f"model.saliency_layer: no layer {name!r} in the model; its convolutions are "
-                         f"{', '.join(convs[-8:]) or 'none'}")
-    convs = [(n, m) for n, m in modules.items() if _is_conv(m)]
-    return convs[-1] if convs else None
+    for candidate in (name, f"model.{name}"):
+        if candidate in modules:
+            return candidate, modules[candidate]
+    convs = [n.removeprefix("model.") for n, m in modules.items() if _is_conv(m)]
+    raise ValueError(f"model.saliency_layer: no layer {name!r} in the model; its convolutions are "
+                     f"{', '.join(convs[-8:]) or 'none'}")
+
+
+def last_executed_conv(network: torch.nn.Module, example: torch.Tensor) -> tuple[str, torch.nn.Module] | None:
+    """The ``Conv2d`` that runs last in a forward pass of ``example`` (not the last one declared: a residual
+    block may declare its skip convolution after the main path's), or ``None`` when none runs."""
+    names = {m: n for n, m in network.named_modules() if isinstance(m, torch.nn.Conv2d)}
+    order: list[torch.nn.Module] = []
+    handles = [m.register_forward_hook(lambda module, i, o: order.append(module)) for m in names]
+    try:
+        with torch.no_grad():
+            network(example)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return (names[order[-1]], order[-1]) if order else None
 
 
 def _is_conv(module: torch.nn.Module) -> bool:
