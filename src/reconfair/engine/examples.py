@@ -6,9 +6,10 @@ for the top target preferred) seen clean, degraded and reconstructed at the most
 severe level of each degradation, with the classifier's saliency for the top
 target (Grad-CAM at the last convolution, or input gradients:
 :mod:`reconfair.diagnose.saliency`) and, where the data set has a
-segmentation task, the true and predicted masks.  Degradation and reconstruction use the same per-sample
-generators as :mod:`reconfair.engine.inference`, so the images equal those
-the diagnostic models saw in the run (tested: their PSNR equals the table's).
+segmentation task, the true and predicted masks.  Degradation and
+reconstruction use the same per-sample generators as
+:mod:`reconfair.engine.inference`, so the images equal those the diagnostic
+models saw in the run (tested: their PSNR equals the table's).
 With several model replicates, the models are those of replicate 0.
 
 This is the ``examples`` stage: its inputs are the test split's images, the
@@ -92,7 +93,8 @@ class ExamplesKind:
                         "reconstructor", dataset=index, replicate=0, condition=condition.name).ref
                 cacheable &= condition.cacheable
         graph.add(self.name, label="examples for the report", params={},
-                  config_slice={"seed": config.seed, "cases": N_CASES, "saliency": "grad-cam"} if cacheable else None, inputs=inputs)
+                  config_slice={"seed": config.seed, "cases": N_CASES, "saliency": "grad-cam"} if cacheable else None,
+                  inputs=inputs)
 
     def compute(self, stage: Stage, context: Any) -> dict[str, dict[str, np.ndarray]]:
         out = {}

@@ -2,9 +2,10 @@
 
 The run directory receives ``config.yaml`` (resolved), ``samples.parquet``,
 ``metrics/*.csv`` (with ``mitigation.csv`` and ``lambda_sweep.csv`` when the
-study mitigates), ``examples/`` (a few images for the report, when ``report.examples``),
-``manifest.json`` (versions, seed, replicates, threads, stages and seconds per
-stage kind, skipped samples, each supplied model's file hash or factory version) and the report: ``report.html``, ``figures/``,
+study mitigates), ``examples/`` (a few images for the report, when
+``report.examples``), ``manifest.json`` (versions, seed, replicates, threads,
+stages and seconds per stage kind, skipped samples, each supplied model's
+file hash or factory version) and the report: ``report.html``, ``figures/``,
 ``tables/`` and ``summary.md`` (:func:`reconfair.report.write_report`, also
 ``reconfair report RUN_DIR``).  Every stage's output lives in the
 content-addressed :class:`~reconfair.engine.cache.Cache` (default
