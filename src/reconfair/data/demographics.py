@@ -212,8 +212,11 @@ class Cohort:
     def n_patients(self) -> int:
         return len(self.demographics.age)
 
-    def table(self, labels: dict[str, np.ndarray]) -> pd.DataFrame:
-        """One row per image: ids, attributes (strings) and float per-patient labels."""
+    def table(self, labels: dict[str, np.ndarray], *, attributes: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
+        """One row per image: ids, attributes (strings) and float per-patient labels.
+
+        ``attributes``: further per-patient attributes (``attr_<name>``, after ``attr_race``).
+        """
         p, k = self.image_patient, self.image_repeat
         patient_ids = np.char.add(f"{self.prefix}-p", np.char.zfill(p.astype(str), 5))
         d = self.demographics
@@ -225,6 +228,8 @@ class Cohort:
             "attr_age_group": d.age_group[p].astype(object),
             "attr_race": d.race[p].astype(object),
         }
+        for name, values in (attributes or {}).items():
+            columns[f"attr_{name}"] = np.asarray(values, dtype=object)[p]
         for name, values in labels.items():
             columns[f"label_{name}"] = np.asarray(values, dtype=np.float64)[p]
         return pd.DataFrame(columns)

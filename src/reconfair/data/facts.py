@@ -11,7 +11,7 @@ Examples
 >>> facts["labels"], facts["attributes"], facts["segmentation"]
 (('tumor_type', 'tumor_grade'), ('sex', 'age', 'age_group'), True)
 >>> dataset_facts_for(DatasetConfig(name="synthetic-chest"))["attributes"]
-('sex', 'age', 'age_group', 'race')
+('sex', 'age', 'age_group', 'race', 'habitus')
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 A generator supplies two functions: ``patient_params(streams, cohort,
 multipliers) -> (patient arrays, labels)`` and ``render(params, image_size)
--> (images, masks or None)`` (``N x H x W`` each); :func:`generate` does the
-rest, so every generator seeds, splits and streams the same way.
+-> (images, masks or None)`` (``N x H x W`` each), and optionally
+``attributes(streams, cohort) -> {name: per-patient values}`` for sensitive
+attributes of its own (added after the shared ones); :func:`generate` does
+the rest, so every generator seeds, splits and streams the same way.
 
 Rendering runs on one intra-op thread (:func:`reconfair.seeding.torch_threads`):
 it is a long chain of small elementwise operators, which one thread runs far
@@ -38,6 +40,7 @@ PatientParams = Callable[
     [PatientStreams, Cohort, dict[str, np.ndarray]], tuple[dict[str, np.ndarray], dict[str, np.ndarray]]
 ]
 Render = Callable[[dict[str, torch.Tensor], int], tuple[torch.Tensor, torch.Tensor | None]]
+Attributes = Callable[[PatientStreams, Cohort], dict[str, np.ndarray]]
 
 
 def generate(
@@ -54,6 +57,7 @@ def generate(
     patient_params: PatientParams,
     render: Render,
     facts: dict[str, Any],
+    attributes: Attributes | None = None,
 ) -> SampleSet | LazySampleSet:
     """A synthetic sample set: eager, or ``lazy`` (images rendered per requested batch).
 
@@ -72,7 +76,7 @@ def generate(
     effects.check_groups(cohort.demographics.groups, dataset=dataset)
     patient, labels = patient_params(streams, cohort, effects.multipliers(cohort.demographics.categorical()))
     image = draw_pose(streams, cohort)
-    table = cohort.table(labels)
+    table = cohort.table(labels, attributes=None if attributes is None else attributes(streams, cohort))
     table.insert(2, "split", assign_splits(table["patient_id"].tolist(), seed=seed))
     info = {
         "generator": dataset,

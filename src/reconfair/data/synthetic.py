@@ -21,6 +21,7 @@ from typing import Any
 from reconfair.data import synthetic_brain, synthetic_chest
 from reconfair.data.demographics import AGE_RANGE, RACES, SEXES
 from reconfair.data.effects import EFFECT_ATTRIBUTES
+from reconfair.data.habitus import HABITUS
 from reconfair.data.sample import SampleSet
 from reconfair.data.synthetic_brain import make_synthetic_brain
 from reconfair.data.synthetic_chest import make_synthetic_chest
@@ -31,17 +32,21 @@ SYNTHETIC: dict[str, Callable[..., SampleSet]] = {
     synthetic_chest.DATASET: make_synthetic_chest,
     synthetic_brain.DATASET: make_synthetic_brain,
 }
-ATTRIBUTES = ("sex", "age", "age_group", "race")
+ATTRIBUTES = ("sex", "age", "age_group", "race")  # every synthetic data set; the chest adds habitus
 
 _FACTS: dict[str, dict[str, Any]] = {
     synthetic_chest.DATASET: {
         "labels": synthetic_chest.LABELS,
+        "attributes": ATTRIBUTES + ("habitus",),
+        "groups": {"habitus": HABITUS},
         "segmentation": False,
         "images_per_patient": (1, 3),
         "base_prevalence": dict(synthetic_chest.BASE_PREVALENCE),
     },
     synthetic_brain.DATASET: {
         "labels": synthetic_brain.LABELS,
+        "attributes": ATTRIBUTES,
+        "groups": {},
         "segmentation": True,
         "images_per_patient": (1, 1),
         "base_prevalence": dict(synthetic_brain.BASE_PREVALENCE),
@@ -54,8 +59,8 @@ def dataset_facts(name: str) -> dict[str, Any]:
 
     Returns a new dict with ``labels`` (label names, without the ``label_``
     prefix), ``attributes`` (sensitive attributes), ``groups`` (the group
-    values of ``sex`` and ``race``; ``age_group`` groups depend on the age cut,
-    e.g. ``("<58", ">=58")``), ``effect_attributes`` (attributes planted
+    values of ``sex``, ``race`` and, for the chest, ``habitus``; ``age_group``
+    groups depend on the age cut, e.g. ``("<58", ">=58")``), ``effect_attributes`` (attributes planted
     effects may name), ``age_range`` (years), ``segmentation`` (whether
     ``masks`` is set), ``images_per_patient`` (default range) and
     ``base_prevalence``.
@@ -64,8 +69,7 @@ def dataset_facts(name: str) -> dict[str, Any]:
         raise ValueError(f"unknown synthetic data set {name!r}; expected one of: {', '.join(sorted(_FACTS))}")
     facts = dict(_FACTS[name])
     facts.update(
-        attributes=ATTRIBUTES,
-        groups={"sex": SEXES, "race": RACES},
+        groups={"sex": SEXES, "race": RACES, **facts["groups"]},
         effect_attributes=EFFECT_ATTRIBUTES,
         age_range=AGE_RANGE,
     )

@@ -7,6 +7,13 @@ clavicles).  Anatomy varies per patient with sex (male thorax larger) and
 age (bone brightness falls with age, the heart grows slightly); each patient
 has 1 to 3 images with small pose and exposure changes.
 
+Body habitus (:mod:`reconfair.data.habitus`): a per-patient soft-tissue
+thickness factor (by sex, age and an individual factor) adds chest-wall
+tissue over the whole body, and female patients have breast tissue over the
+lower lung fields.  Both are line integral, so at one photon level they
+make the degraded image noisier there; the attribute ``habitus``
+(``slim``/``average``/``large``) records the thickness group.
+
 Findings (independent; labels ``label_nodule``, ``label_effusion``,
 ``label_cardiomegaly``):
 
@@ -37,7 +44,7 @@ import math
 import numpy as np
 import torch
 
-from reconfair.data import shapes
+from reconfair.data import habitus, shapes
 from reconfair.data.demographics import Cohort, PatientStreams
 from reconfair.data.effects import PlantedEffects
 from reconfair.data.generate import generate
@@ -88,7 +95,7 @@ def make_synthetic_chest(
     -------
     SampleSet
         ``images`` ``N x 1 x H x W`` float32 in [0, 1]; the table has ids,
-        split, ``attr_sex/age/age_group/race`` and the three float labels.
+        split, ``attr_sex/age/age_group/race/habitus`` and the three float labels.
 
     Examples
     --------
@@ -111,7 +118,13 @@ def make_synthetic_chest(
         patient_params=_patient_params,
         render=lambda params, size: (_render(params, size), None),
         facts={"base_prevalence": dict(BASE_PREVALENCE)},
+        attributes=_attributes,
     )
+
+
+def _attributes(streams: PatientStreams, cohort: Cohort) -> dict[str, np.ndarray]:
+    """The chest's own attribute: ``habitus`` from the thickness factor."""
+    return {"habitus": habitus.habitus_groups(habitus.thickness_factor(streams, cohort.demographics))}
 
 
 def _patient_params(
@@ -136,10 +149,13 @@ def _patient_params(
     ctr_large = 0.5 + mult["size"] * streams.between("ctr_excess", 0.01, 0.10, p)
     nodule_side = np.where(streams.uniform("nodule_side", p) < 0.5, -1.0, 1.0)
     effusion_side = streams.uniform("effusion_side", p)  # image side: < 0.4 left, < 0.8 right, else both
+    thickness = habitus.thickness_factor(streams, demo)
     params = {
         "s": s,
         "sy": s * (1.0 + 0.03 * streams.normal("thorax_height", p)),
         "tissue": 0.40 * (1.0 + 0.05 * streams.normal("tissue", p)),
+        "thickness": thickness,
+        "breast": habitus.breast_level(streams, demo, thickness),
         "lung_dark": 0.24 * (1.0 + 0.05 * streams.normal("lung_dark", p)),
         "bone": np.clip(1.0 - 0.006 * (age - 20.0) + 0.05 * streams.normal("bone", p), 0.3, 1.3),
         "rib_phase": streams.uniform("rib_phase", p),
@@ -183,7 +199,9 @@ def _render(p: dict[str, torch.Tensor], size: int) -> torch.Tensor:
     xs, ys = shapes.posed_axes(size, shift_x=p["shift_x"], shift_y=p["shift_y"], scale=p["scale"])
     texture = shapes.smooth_field(p["tex_coarse"], xs, ys).mul_(0.035)
     texture.add_(shapes.smooth_field(p["tex_fine"], xs, ys), alpha=0.025)
-    image = body.mul_(p["tissue"][:, None, None]).add_(heart, alpha=0.04)
+    image = habitus.soft_tissue(
+        body, x, y, tissue=p["tissue"], thickness=p["thickness"], breast=p["breast"], s=s, sy=sy
+    ).add_(heart, alpha=0.04)
     image.addcmul_(lung, texture.sub_(p["lung_dark"][:, None, None]))  # lung air, with texture
     # bone: segmented spine, ribs inside the thorax, clavicles
     spine = shapes.soft_step(ax_ - 0.055 * s3, px, inplace=True)
