@@ -13,7 +13,14 @@ from reconfair.physics import DEGRADATIONS, Degradation, make_degradation
 from reconfair.seeding import sample_generators, torch_generator
 
 SIZE = 32
-CASES = [(name, level) for name in DEGRADATIONS.names() for level in DEGRADATIONS.get(name).study_levels[:2]]
+#: Non-default parameters swept as well (each with the operator's first two study levels).
+OPTIONS = {"radiograph-lowdose": [{"aec": True}]}
+CASES = [
+    pytest.param(name, level, params, id=f"{name}-{level:g}" + "".join(f"-{k}={v}" for k, v in params.items()))
+    for name in DEGRADATIONS.names()
+    for params in [{}] + OPTIONS.get(name, [])
+    for level in DEGRADATIONS.get(name).study_levels[:2]
+]
 
 
 def clean_batch(batch: int = 3) -> torch.Tensor:
@@ -28,9 +35,9 @@ def test_registry_lists_the_study_operators() -> None:
     assert {"radiograph-lowdose", "ct-lowdose", "mri-undersampling"} <= set(DEGRADATIONS.names())
 
 
-@pytest.mark.parametrize(("name", "level"), CASES)
-def test_operator_contract(name: str, level: float) -> None:
-    op = make_degradation(name, level)
+@pytest.mark.parametrize(("name", "level", "params"), CASES)
+def test_operator_contract(name: str, level: float, params: dict) -> None:
+    op = make_degradation(name, level, **params)
     assert isinstance(op, Degradation)
     assert op.name == name and op.level == level
     assert op.modality in {"xray", "ct", "mri"} and isinstance(op.baseline, str)
@@ -47,9 +54,9 @@ def test_operator_contract(name: str, level: float) -> None:
     assert isinstance(facts, dict) and facts["name"] == name and facts["level"] == level
 
 
-@pytest.mark.parametrize(("name", "level"), CASES)
-def test_seeding(name: str, level: float) -> None:
-    op = make_degradation(name, level)
+@pytest.mark.parametrize(("name", "level", "params"), CASES)
+def test_seeding(name: str, level: float, params: dict) -> None:
+    op = make_degradation(name, level, **params)
     x = clean_batch()
     a = op.degrade(x, generator=torch_generator(1, "seed"))
     assert torch.equal(a, op.degrade(x, generator=torch_generator(1, "seed")))
@@ -57,9 +64,9 @@ def test_seeding(name: str, level: float) -> None:
     assert torch.equal(op.degrade(x), op.degrade(x))  # generator=None is a fixed, derived seed
 
 
-@pytest.mark.parametrize(("name", "level"), CASES)
-def test_per_sample_generators_make_samples_batch_independent(name: str, level: float) -> None:
-    op = make_degradation(name, level)
+@pytest.mark.parametrize(("name", "level", "params"), CASES)
+def test_per_sample_generators_make_samples_batch_independent(name: str, level: float, params: dict) -> None:
+    op = make_degradation(name, level, **params)
     x = clean_batch(3)
     ids = ["p1", "p2", "p3"]
     batched = op.degrade(x, generator=sample_generators(0, "degrade", ids))
@@ -72,9 +79,9 @@ def test_per_sample_generators_make_samples_batch_independent(name: str, level: 
         op.degrade(x, generator=sample_generators(0, "degrade", ids[:2]))
 
 
-@pytest.mark.parametrize(("name", "level"), CASES)
-def test_global_rng_is_untouched(name: str, level: float) -> None:
-    op = make_degradation(name, level)
+@pytest.mark.parametrize(("name", "level", "params"), CASES)
+def test_global_rng_is_untouched(name: str, level: float, params: dict) -> None:
+    op = make_degradation(name, level, **params)
     x = clean_batch(2)
     torch_state, numpy_state, python_state = torch.random.get_rng_state(), np.random.get_state(), random.getstate()
     op.degrade(x, generator=torch_generator(0, "g"))
@@ -94,9 +101,9 @@ def test_unknown_parameter_is_named(name: str) -> None:
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
-@pytest.mark.parametrize(("name", "level"), CASES)
-def test_runs_on_the_batch_device(name: str, level: float) -> None:
-    op = make_degradation(name, level)
+@pytest.mark.parametrize(("name", "level", "params"), CASES)
+def test_runs_on_the_batch_device(name: str, level: float, params: dict) -> None:
+    op = make_degradation(name, level, **params)
     x = clean_batch(2)
     gens = sample_generators(0, "cuda", ["a", "b"], device="cuda")
     cuda_state = torch.cuda.get_rng_state()

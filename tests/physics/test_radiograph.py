@@ -97,10 +97,52 @@ def test_bad_parameters_name_the_parameter(params: dict, parameter: str) -> None
 
 
 def test_unknown_parameter_is_named() -> None:
-    with pytest.raises(ValueError, match="unknown parameter 'sigma'.*allowed parameters: level, mu, sigma_e"):
+    with pytest.raises(ValueError, match="unknown parameter 'sigma'.*allowed parameters: level, mu, sigma_e, aec"):
         make_degradation("radiograph-lowdose", 1e4, sigma=2.0)
 
 
 def test_rejects_batches_of_the_wrong_shape() -> None:
     with pytest.raises(ValueError, match="B x 1 x H x W"):
         RadiographLowDose(level=1e4).degrade(torch.zeros(8, 8))
+
+
+def test_aec_exposure_by_hand() -> None:
+    n0, mu = 1e4, 4.0
+    op = RadiographLowDose(level=n0, mu=mu, aec=True)
+    # patient region x > 0.05: the pixels 0.5 and 0.25 (0.0 is air, 0.03 below the threshold)
+    x = torch.tensor([[0.0, 0.5], [0.25, 0.03]]).view(1, 1, 2, 2)
+    transmission = (math.exp(-2.0) + math.exp(-1.0)) / 2
+    assert op.exposure(x).item() == pytest.approx(n0 * 0.3 / transmission, rel=1e-6)
+    assert op.patient_region(x).view(-1).tolist() == [False, True, True, False]
+    expected = op.exposure(x).item() * torch.exp(-mu * x)
+    assert torch.allclose(op.expected_counts(x), expected)
+    # mean expected count behind the patient = N0 * T_ref, whatever the patient
+    assert op.expected_counts(x)[op.patient_region(x)].mean().item() == pytest.approx(0.3 * n0, rel=1e-6)
+    # no patient pixel: the whole image is the region (air: T = 1)
+    assert op.exposure(torch.zeros(1, 1, 2, 2)).item() == pytest.approx(0.3 * n0)
+    assert RadiographLowDose(level=n0).exposure(x).item() == n0  # without AEC: N0
+
+
+def test_aec_image_is_the_log_of_the_counts_at_the_image_exposure() -> None:
+    n0, mu = 300.0, 4.0
+    op = RadiographLowDose(level=n0, mu=mu, aec=True)
+    x = torch.rand(3, 1, 16, 16, generator=torch_generator(0, "aec-img"))
+    counts = op.detected(x, generator=torch_generator(1, "aec"))
+    assert torch.equal(counts, counts.round())
+    exposure = op.exposure(x).view(-1, 1, 1, 1)
+    expected = torch.clamp(-torch.log(torch.clamp(counts, min=0.5) / exposure) / mu, 0.0, 1.0)
+    image = op.degrade(x, generator=torch_generator(1, "aec"))
+    assert torch.allclose(image, expected, atol=1e-6)
+    assert op.to_image(torch.zeros(1, 1, 2, 2)).max().item() == 1.0  # non-positive counts: the floor
+
+
+def test_describe_reports_aec() -> None:
+    assert RadiographLowDose(level=1e4).describe()["aec"] is False
+    facts = RadiographLowDose(level=1e4, aec=True).describe()
+    assert facts["aec"] is True and facts["aec_counts_behind_patient"] == pytest.approx(3e3)
+    assert facts["aec_region_threshold"] == 0.05 and facts["aec_reference_transmission"] == 0.3
+
+
+def test_aec_must_be_a_bool() -> None:
+    with pytest.raises(ValueError, match="parameter 'aec' must be true or false, got 'yes'"):
+        RadiographLowDose(level=1e4, aec="yes")

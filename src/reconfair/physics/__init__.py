@@ -26,7 +26,7 @@ torch.Size([2, 1, 16, 16])
 >>> make_degradation("radiograph-lowdose", 1e4, sigma=1.0)
 Traceback (most recent call last):
 ...
-ValueError: degradation 'radiograph-lowdose' got unknown parameter 'sigma'; allowed parameters: level, mu, sigma_e
+ValueError: degradation 'radiograph-lowdose' got unknown parameter 'sigma'; allowed parameters: level, mu, sigma_e, aec
 """
 
 from __future__ import annotations

@@ -6,6 +6,14 @@ with no object receives ``N0`` photons on average, so the counts are
 noise).  The classical estimate is ``p_hat = -log(max(n, 0.5) / N0)`` and the
 noisy image ``clip(p_hat / mu, 0, 1)`` (docs/physics.md).
 
+Automatic exposure control (``aec=True``) scales the exposure per image, as
+clinical units do, so that the mean detected count behind the patient is the
+same for every patient: ``N0_image = N0 * T_ref / T(x)``, where ``T(x)`` is the
+mean transmission ``exp(-p)`` over the patient region (pixels with
+``x > AEC_REGION``) and ``T_ref = AEC_REFERENCE_TRANSMISSION``.  The level
+``N0`` is then the exposure of a reference patient (``T = T_ref``), and every
+image's mean detected count behind the patient is ``N0 * T_ref``.
+
 Examples
 --------
 >>> import torch
@@ -17,6 +25,9 @@ Examples
 (torch.Size([1, 1, 8, 8]), torch.float32, True)
 >>> op.describe()["counts_at_x1"] == 1e4 * math.exp(-4.0)
 True
+>>> aec = RadiographLowDose(level=1e4, aec=True)
+>>> round(float(aec.exposure(x)[0]) / 1e4, 4)  # transmission exp(-2) everywhere: more photons than N0
+2.2167
 """
 
 from __future__ import annotations
@@ -38,10 +49,15 @@ from reconfair.physics.base import (
     standard_normal,
 )
 
-__all__ = ["RadiographLowDose"]
+__all__ = ["RadiographLowDose", "AEC_REGION", "AEC_REFERENCE_TRANSMISSION"]
 
 #: Counts are floored at this value before the log (a zero count has no log).
 COUNT_FLOOR = 0.5
+#: AEC: the patient region is where the clean image exceeds this (``p > 0.05 mu``; air is 0).
+AEC_REGION = 0.05
+#: AEC: mean transmission over the patient region of the reference patient
+#: (about that of an ``average``-habitus synthetic chest at ``mu = 4``).
+AEC_REFERENCE_TRANSMISSION = 0.3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,12 +75,23 @@ class RadiographLowDose(DegradeMixin):
     sigma_e
         Standard deviation of additive Gaussian electronic noise, in counts
         (>= 0, default 0 = none).
+    aec
+        Automatic exposure control (default False): each image is exposed at
+        ``N0_image = N0 * AEC_REFERENCE_TRANSMISSION / T(x)``, ``T(x)`` the mean
+        of ``exp(-mu x)`` over the pixels with ``x > AEC_REGION`` (all pixels
+        when there are none), so the mean detected count behind the patient
+        is ``N0 * AEC_REFERENCE_TRANSMISSION`` for every image.
 
     Notes
     -----
     :meth:`measure` returns the photon counts ``n`` (float32, same shape as
     ``x``); :meth:`to_image` applies ``clip(-log(max(n, 0.5) / N0) / mu, 0, 1)``.
     For large counts ``Var(p_hat) ≈ 1 / (N0 exp(-p))`` (delta method).
+    With ``aec`` the detected counts ``n`` (at ``N0_image``) are returned
+    normalised to the level, ``max(n, 0.5) * N0 / N0_image`` (the exposure the
+    unit recorded is divided out, as flat-field correction does), so
+    :meth:`to_image` gives ``-log(max(n, 0.5) / N0_image)``; :meth:`detected`
+    gives the raw counts.
 
     Examples
     --------
@@ -80,6 +107,7 @@ class RadiographLowDose(DegradeMixin):
     level: float
     mu: float = 4.0
     sigma_e: float = 0.0
+    aec: bool = False
 
     name: ClassVar[str] = "radiograph-lowdose"
     modality: ClassVar[str] = "xray"
@@ -90,18 +118,35 @@ class RadiographLowDose(DegradeMixin):
         check_positive(self.level, "level", self.name, "N0, photons per pixel")
         check_positive(self.mu, "mu", self.name)
         check_non_negative(self.sigma_e, "sigma_e", self.name)
+        if not isinstance(self.aec, bool):
+            raise ValueError(f"{self.name}: parameter 'aec' must be true or false, got {self.aec!r}")
 
     @property
     def n0(self) -> float:
         """Mean photons per pixel with no object (the level)."""
         return float(self.level)
 
-    def expected_counts(self, x: torch.Tensor) -> torch.Tensor:
-        """Mean counts ``N0 * exp(-mu * x)`` for a clean batch ``x``."""
-        return self.n0 * torch.exp(-self.mu * x)
+    def patient_region(self, x: torch.Tensor) -> torch.Tensor:
+        """Boolean mask of the pixels behind the patient, ``x > AEC_REGION`` (shape of ``x``)."""
+        return check_images(x, self.name) > AEC_REGION
 
-    def measure(self, x: torch.Tensor, *, generator: Generators = None) -> torch.Tensor:
-        """Photon counts ``Poisson(N0 exp(-mu x)) + sigma_e z`` (float32, shape of ``x``).
+    def exposure(self, x: torch.Tensor) -> torch.Tensor:
+        """Per-image ``N0_image`` (float32 B-vector): ``N0``, or with ``aec`` ``N0 T_ref / T(x)``."""
+        x = check_images(x, self.name)
+        if not self.aec:
+            return torch.full((x.shape[0],), self.n0, dtype=x.dtype, device=x.device)
+        region = self.patient_region(x).flatten(1)
+        region = region | ~region.any(1, keepdim=True)  # no patient pixel: the whole image
+        transmission = torch.exp(-self.mu * x.flatten(1))
+        mean = (transmission * region).sum(1) / region.sum(1)
+        return (self.n0 * AEC_REFERENCE_TRANSMISSION) / mean
+
+    def expected_counts(self, x: torch.Tensor) -> torch.Tensor:
+        """Mean detected counts ``N0_image * exp(-mu * x)`` for a clean batch ``x``."""
+        return self.exposure(x).view(-1, 1, 1, 1) * torch.exp(-self.mu * x)
+
+    def detected(self, x: torch.Tensor, *, generator: Generators = None) -> torch.Tensor:
+        """Detected counts ``Poisson(N0_image exp(-mu x)) + sigma_e z`` (float32, shape of ``x``).
 
         With ``sigma_e > 0`` counts are real-valued and may be negative.
         """
@@ -112,19 +157,40 @@ class RadiographLowDose(DegradeMixin):
             counts = counts + self.sigma_e * standard_normal(x.shape[0], x.shape[1:], generator, device=x.device)
         return counts
 
+    def measure(self, x: torch.Tensor, *, generator: Generators = None) -> torch.Tensor:
+        """The counts :meth:`to_image` reads: :meth:`detected`, or with ``aec`` normalised to ``N0``.
+
+        With ``aec``: ``max(n, 0.5) * N0 / N0_image`` (> 0).
+        """
+        counts = self.detected(x, generator=generator)
+        if not self.aec:
+            return counts
+        scale = (self.n0 / self.exposure(x)).view(-1, 1, 1, 1)
+        return torch.clamp(counts, min=COUNT_FLOOR).mul_(scale)
+
     def to_image(self, y: torch.Tensor) -> torch.Tensor:
-        """``clip(-log(max(n, 0.5) / N0) / mu, 0, 1)`` for counts ``y``."""
+        """``clip(-log(max(y, floor) / N0) / mu, 0, 1)`` for counts ``y`` from :meth:`measure`.
+
+        ``floor`` is 0.5 counts; with ``aec`` the counts were floored before
+        normalisation, so only non-positive ``y`` are floored (at the
+        smallest positive float).
+        """
         y = check_images(y, self.name)
-        p_hat = -torch.log(torch.clamp(y, min=COUNT_FLOOR) / self.n0)
+        floor = torch.finfo(y.dtype).tiny if self.aec else COUNT_FLOOR
+        p_hat = -torch.log(torch.clamp(y, min=floor) / self.n0)
         return torch.clamp(p_hat / self.mu, 0.0, 1.0)
 
     def describe(self) -> dict[str, Any]:
-        """Dose facts: N0, mu, sigma_e and the count range the image spans.
+        """Dose facts: N0, mu, sigma_e, aec and the count range the image spans.
 
         ``mean_counts_uniform_x`` is the mean count over an image whose values
-        are uniform on [0, 1]: ``N0 (1 - exp(-mu)) / mu``.
+        are uniform on [0, 1]: ``N0 (1 - exp(-mu)) / mu``.  The counts are at
+        ``N0`` (with ``aec``: for the reference patient); with ``aec`` the
+        facts add the patient-region threshold, the reference transmission
+        and ``aec_counts_behind_patient``, the mean detected count behind
+        every patient (``N0 * T_ref``).
         """
-        return {
+        facts: dict[str, Any] = {
             "name": self.name,
             "modality": self.modality,
             "baseline": self.baseline,
@@ -135,4 +201,12 @@ class RadiographLowDose(DegradeMixin):
             "counts_at_x0": self.n0,
             "counts_at_x1": self.n0 * math.exp(-self.mu),
             "mean_counts_uniform_x": self.n0 * (1.0 - math.exp(-self.mu)) / self.mu,
+            "aec": self.aec,
         }
+        if self.aec:
+            facts.update(
+                aec_region_threshold=AEC_REGION,
+                aec_reference_transmission=AEC_REFERENCE_TRANSMISSION,
+                aec_counts_behind_patient=self.n0 * AEC_REFERENCE_TRANSMISSION,
+            )
+        return facts
