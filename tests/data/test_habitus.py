@@ -122,3 +122,18 @@ def test_habitus_attribute_is_per_patient_and_matches_the_rendered_tissue():
     means = [level[(t["attr_habitus"] == g).to_numpy()].mean() for g in HABITUS]
     assert means[0] < means[1] < means[2]
     assert float(ss.images.max()) < 1.0  # no clipping at p = mu
+
+
+def test_a_study_may_group_and_mitigate_by_habitus_on_the_chest_only():
+    from reconfair.config import ConfigError
+    from reconfair.engine.validate import parse_study
+
+    chest = {"name": "synthetic-chest", "n_patients": 40, "image_size": 32,
+             "degradations": [{"operator": "radiograph-lowdose", "levels": [3000], "params": {"aec": True}}],
+             "reconstructors": ["baseline", "unet"],
+             "mitigations": [{"kind": "reweighting", "attributes": ["habitus"]}]}
+    config = parse_study({"attributes": ["sex", "habitus"], "datasets": [chest]})
+    assert config.attributes == ("sex", "habitus")
+    assert config.datasets[0].mitigations[0].attributes == ("habitus",)
+    with pytest.raises(ConfigError, match="unknown attribute 'habitus' for data set synthetic-brain"):
+        parse_study({"attributes": ["sex", "habitus"], "datasets": [{"name": "synthetic-brain", "n_patients": 20}]})
