@@ -26,7 +26,7 @@ Traceback (most recent call last):
 ...
 reconfair.config.schema.ConfigError: study.yaml: invalid configuration
   - datasets[0].degradations[0].operator: unknown operator 'x-ray'; expected a registered operator (ct-lowdose, mri-undersampling, radiograph-lowdose) or a plug-in 'package.module:attribute' naming a Degradation class or factory taking level=...
-  - attributes[1]: unknown attribute 'income' for data set synthetic-chest; expected one of sex, age, age_group, race
+  - attributes[1]: unknown attribute 'income' for data set synthetic-chest; expected one of sex, age, age_group, race, habitus
 """
 
 from __future__ import annotations
