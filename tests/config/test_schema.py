@@ -84,7 +84,7 @@ def test_the_quick_demo_is_derived_from_the_demo():
         (
             _minimal(degradations=[{"operator": "x-ray", "levels": [1]}]),
             "datasets[0].degradations[0].operator: unknown operator 'x-ray'; expected a registered operator "
-            "(ct-lowdose, mri-undersampling, radiograph-lowdose) or a plug-in 'package.module:attribute'",
+            "(ct-lowdose, mri-undersampling, radiograph-aec, radiograph-lowdose) or a plug-in 'package.module:attribute'",
         ),
         ({**_minimal(), "attributes": ["sex", "income"]}, "attributes[1]: unknown attribute 'income'"),
         (_minimal(effects={"sex": {"X": {"contrast": 0.5}}}), "effects.sex: unknown group 'X'; expected one of F, M"),

@@ -124,7 +124,7 @@ def test_habitus_attribute_is_per_patient_and_matches_the_rendered_tissue():
     assert float(ss.images.max()) < 1.0  # no clipping at p = mu
 
 
-def test_a_study_may_group_and_mitigate_by_habitus_on_the_chest_only():
+def test_a_study_may_group_and_mitigate_by_habitus():
     from reconfair.config import ConfigError
     from reconfair.engine.validate import parse_study
 
@@ -135,5 +135,20 @@ def test_a_study_may_group_and_mitigate_by_habitus_on_the_chest_only():
     config = parse_study({"attributes": ["sex", "habitus"], "datasets": [chest]})
     assert config.attributes == ("sex", "habitus")
     assert config.datasets[0].mitigations[0].attributes == ("habitus",)
-    with pytest.raises(ConfigError, match="unknown attribute 'habitus' for data set synthetic-brain"):
-        parse_study({"attributes": ["sex", "habitus"], "datasets": [{"name": "synthetic-brain", "n_patients": 20}]})
+    with pytest.raises(ConfigError, match="unknown attribute 'build' for data set synthetic-chest"):
+        parse_study({"attributes": ["sex", "build"], "datasets": [{**chest, "mitigations": []}]})
+
+
+def test_the_brain_records_habitus_but_its_images_do_not_depend_on_it():
+    """A negative control for the MRI: the attribute is recorded, the images are those rendered before it existed."""
+    import hashlib
+
+    from reconfair.data.synthetic_brain import make_synthetic_brain
+
+    brain = make_synthetic_brain(n_patients=40, image_size=32, seed=0)
+    digest = hashlib.sha256(brain.images.numpy().tobytes()).hexdigest()[:16]
+    assert digest == "2e6a2a2d4acb5086"  # the images of this cohort at the commit before habitus was added
+    assert set(brain.table["attr_habitus"]) <= {"slim", "average", "large"}
+    many = make_synthetic_brain(n_patients=400, image_size=32, seed=1, lazy=True).table
+    slim = many.groupby("attr_sex")["attr_habitus"].apply(lambda g: (g == "slim").mean())
+    assert slim["F"] > slim["M"] + 0.1  # the same thickness model as the chest (42 % vs 23 % slim)

@@ -60,7 +60,7 @@ def test_contract_shapes_range_and_columns(chest):
     assert chest.masks is None
     t = chest.table
     assert list(t.columns[:3]) == ["sample_id", "patient_id", "split"]
-    assert chest.attribute_names == ATTRIBUTES + ("habitus",)
+    assert chest.attribute_names == ATTRIBUTES and ATTRIBUTES[-1] == "habitus"
     assert set(t["attr_habitus"]) == {"slim", "average", "large"}
     assert chest.label_names == LABELS
     assert t["sample_id"].is_unique
@@ -262,7 +262,7 @@ def test_registry_and_facts():
     assert SYNTHETIC["synthetic-chest"] is make_synthetic_chest
     facts = dataset_facts("synthetic-chest")
     assert facts["labels"] == LABELS and facts["segmentation"] is False
-    assert facts["attributes"] == ATTRIBUTES + ("habitus",) and facts["groups"]["sex"] == ("F", "M")
+    assert facts["attributes"] == ATTRIBUTES and facts["groups"]["sex"] == ("F", "M")
     assert facts["groups"]["habitus"] == ("slim", "average", "large")
     facts["base_prevalence"]["nodule"] = 0.0
     assert dataset_facts("synthetic-chest")["base_prevalence"]["nodule"] == BASE_PREVALENCE["nodule"]

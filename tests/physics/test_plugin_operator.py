@@ -94,5 +94,5 @@ def test_a_bad_plugin_operator_is_named(operator, degradation, expected):
     message = str(info.value)
     assert expected in message, message
     if "levels[" not in expected:  # every operator error says what is allowed
-        assert "ct-lowdose, mri-undersampling, radiograph-lowdose" in message
+        assert "ct-lowdose, mri-undersampling, radiograph-aec, radiograph-lowdose" in message
         assert "'package.module:attribute' naming a Degradation class or factory" in message

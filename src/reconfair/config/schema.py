@@ -358,6 +358,11 @@ class DatasetConfig(_Frozen):
         kinds = [t.kind for t in self.tasks]
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"tasks: each kind may appear once, got {kinds}")
+        operators = [d.operator for d in self.degradations]
+        if len(set(operators)) != len(operators):
+            raise ValueError(f"degradations: each operator may appear once (its conditions are named by it), got "
+                             f"{operators}; give all its levels in one entry, or use radiograph-aec for "
+                             "radiograph-lowdose with automatic exposure control")
         return self  # no task at all: validate_study says so, unless the data set is unknown
 
 

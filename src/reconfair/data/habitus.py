@@ -47,7 +47,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from reconfair.data.demographics import Demographics, PatientStreams
+from reconfair.data.demographics import Cohort, Demographics, PatientStreams
 
 HABITUS = ("slim", "average", "large")
 HABITUS_CUTS = (0.93, 1.07)  # t < 0.93 slim, 0.93 <= t < 1.07 average, t >= 1.07 large
@@ -128,3 +128,12 @@ def soft_tissue(
     """
     level = (tissue + CHEST_WALL * (thickness - 1.0)).view(-1, 1, 1)
     return body * breast_chord(x, y, s=s, sy=sy).mul_(breast.view(-1, 1, 1)).add_(level)
+
+
+def habitus_attribute(streams: PatientStreams, cohort: Cohort) -> dict[str, np.ndarray]:
+    """The ``habitus`` attribute of a cohort (``generate``'s ``attributes`` callback), from the thickness factor.
+
+    The synthetic chest renders the thickness into its images; the synthetic brain records the same
+    attribute but its MRI images do not depend on it (a negative control: no change should be found).
+    """
+    return {"habitus": habitus_groups(thickness_factor(streams, cohort.demographics))}

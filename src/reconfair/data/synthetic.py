@@ -32,12 +32,13 @@ SYNTHETIC: dict[str, Callable[..., SampleSet]] = {
     synthetic_chest.DATASET: make_synthetic_chest,
     synthetic_brain.DATASET: make_synthetic_brain,
 }
-ATTRIBUTES = ("sex", "age", "age_group", "race")  # every synthetic data set; the chest adds habitus
+ATTRIBUTES = ("sex", "age", "age_group", "race", "habitus")
+"""Every synthetic data set's attributes; habitus shapes the chest radiographs, not the brain MRI."""
 
 _FACTS: dict[str, dict[str, Any]] = {
     synthetic_chest.DATASET: {
         "labels": synthetic_chest.LABELS,
-        "attributes": ATTRIBUTES + ("habitus",),
+        "attributes": ATTRIBUTES,
         "groups": {"habitus": HABITUS},
         "segmentation": False,
         "images_per_patient": (1, 3),
@@ -46,7 +47,7 @@ _FACTS: dict[str, dict[str, Any]] = {
     synthetic_brain.DATASET: {
         "labels": synthetic_brain.LABELS,
         "attributes": ATTRIBUTES,
-        "groups": {},
+        "groups": {"habitus": HABITUS},
         "segmentation": True,
         "images_per_patient": (1, 1),
         "base_prevalence": dict(synthetic_brain.BASE_PREVALENCE),

@@ -36,7 +36,7 @@ import math
 import numpy as np
 import torch
 
-from reconfair.data import shapes
+from reconfair.data import habitus, shapes
 from reconfair.data.demographics import Cohort, PatientStreams
 from reconfair.data.effects import PlantedEffects
 from reconfair.data.generate import generate
@@ -109,6 +109,7 @@ def make_synthetic_brain(
         patient_params=_patient_params,
         render=_render,
         facts={"base_prevalence": dict(BASE_PREVALENCE), "grade_given_other": GRADE_GIVEN_OTHER},
+        attributes=habitus.habitus_attribute,  # recorded; the MRI images do not depend on it
     )
 
 

@@ -118,13 +118,8 @@ def make_synthetic_chest(
         patient_params=_patient_params,
         render=lambda params, size: (_render(params, size), None),
         facts={"base_prevalence": dict(BASE_PREVALENCE)},
-        attributes=_attributes,
+        attributes=habitus.habitus_attribute,
     )
-
-
-def _attributes(streams: PatientStreams, cohort: Cohort) -> dict[str, np.ndarray]:
-    """The chest's own attribute: ``habitus`` from the thickness factor."""
-    return {"habitus": habitus.habitus_groups(habitus.thickness_factor(streams, cohort.demographics))}
 
 
 def _patient_params(

@@ -22,7 +22,7 @@ Examples
 >>> op.degrade(x, generator=sample_generators(0, "degrade", ["a", "b"])).shape
 torch.Size([2, 1, 16, 16])
 >>> DEGRADATIONS.names()
-('ct-lowdose', 'mri-undersampling', 'radiograph-lowdose')
+('ct-lowdose', 'mri-undersampling', 'radiograph-aec', 'radiograph-lowdose')
 >>> make_degradation("radiograph-lowdose", 1e4, sigma=1.0)
 Traceback (most recent call last):
 ...
@@ -36,7 +36,7 @@ from typing import Any
 from reconfair.physics.base import Degradation, Generators
 from reconfair.physics.ct import CTLowDose, fbp, radon
 from reconfair.physics.mri import MRIUndersampling, fft2c, ifft2c
-from reconfair.physics.radiograph import RadiographLowDose
+from reconfair.physics.radiograph import RadiographAEC, RadiographLowDose
 from reconfair.registry import Registry
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "Degradation",
     "Generators",
     "RadiographLowDose",
+    "RadiographAEC",
     "CTLowDose",
     "MRIUndersampling",
     "fft2c",
@@ -56,6 +57,7 @@ __all__ = [
 #: Name -> operator factory (the operator classes themselves).
 DEGRADATIONS = Registry("degradation")
 DEGRADATIONS.register(RadiographLowDose.name)(RadiographLowDose)
+DEGRADATIONS.register(RadiographAEC.name)(RadiographAEC)
 DEGRADATIONS.register(CTLowDose.name)(CTLowDose)
 DEGRADATIONS.register(MRIUndersampling.name)(MRIUndersampling)
 

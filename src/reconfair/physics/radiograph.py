@@ -210,3 +210,20 @@ class RadiographLowDose(DegradeMixin):
                 aec_counts_behind_patient=self.n0 * AEC_REFERENCE_TRANSMISSION,
             )
         return facts
+
+
+@dataclass(frozen=True, kw_only=True)
+class RadiographAEC(RadiographLowDose):
+    """:class:`RadiographLowDose` with automatic exposure control on (``aec=True``), under its own name.
+
+    The name keeps its conditions apart from the fixed-exposure ones in one study
+    (``radiograph-aec@3000/identity`` beside ``radiograph-lowdose@3000/identity``).
+
+    >>> op = RadiographAEC(level=3e3)
+    >>> op.name, op.aec, op.describe()["aec"]
+    ('radiograph-aec', True, True)
+    """
+
+    aec: bool = True
+
+    name: ClassVar[str] = "radiograph-aec"

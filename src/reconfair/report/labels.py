@@ -32,10 +32,13 @@ MITIGATION_NAMES = {
 }
 LEVEL_AXES = {
     "radiograph-lowdose": ("photons per pixel N0 (lower = more noise)", True),
+    "radiograph-aec": ("reference photons per pixel N0, exposure controlled (lower = more noise)", True),
     "ct-lowdose": ("photons per detector bin N0 (lower = more noise)", True),
     "mri-undersampling": ("acceleration (higher = fewer samples)", False),
 }
 """Axis label and whether the level is a photon count (log axis, fewer = more severe)."""
+LEVEL_SUFFIX = {"radiograph-aec": " (AEC)"}
+"""What a level's words add for operators that share another's axis (``3,000 photons (AEC)``)."""
 TASK_METRIC = {"classification": "auroc", "segmentation": "dice"}
 FAIRNESS_METRIC = {"classification": "eodd", "segmentation": "delta_dice"}
 METRIC_NAMES = {
@@ -66,13 +69,14 @@ def recon_order(conditions: list[str]) -> list[str]:
 def level_label(degradation: str, level: float) -> str:
     """``"3,000 photons"`` or ``"8× acceleration"``.
 
-    >>> level_label("mri-undersampling", 4.0), level_label("ct-lowdose", 1e5)
-    ('4× acceleration', '100,000 photons')
+    >>> level_label("mri-undersampling", 4.0), level_label("ct-lowdose", 1e5), level_label("radiograph-aec", 30)
+    ('4× acceleration', '100,000 photons', '30 photons (AEC)')
     """
     if degradation not in LEVEL_AXES:
         return f"level {level:g}"
     photons = LEVEL_AXES[degradation][1]
-    return f"{level:,.0f} photons" if photons else f"{level:g}× acceleration"
+    text = f"{level:,.0f} photons" if photons else f"{level:g}× acceleration"
+    return text + LEVEL_SUFFIX.get(degradation, "")
 
 
 def mitigation_words(mitigation: str) -> str:
