@@ -1,4 +1,4 @@
-"""The demo study: both synthetic modalities, four reconstructors, planted sex effects, mitigations.
+"""The demo study: both synthetic modalities, four reconstructors, fixed exposure and AEC, mitigations.
 
 One source: ``demo.yaml`` beside this module (package data; ``configs/demo.yaml``
 links to it).  ``quick`` derives a smoke test (seconds) from it in code; the

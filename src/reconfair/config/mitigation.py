@@ -88,6 +88,8 @@ class MitigationConfig(Frozen):
     """Names of the learned reconstructors to mitigate (default: all that the run trains)."""
     levels: tuple[float, ...] | None = None
     """Degradation levels to mitigate at (default: all)."""
+    degradations: tuple[str, ...] | None = None
+    """Operators whose conditions are mitigated (default: all of the data set's degradations)."""
     epochs: int = Field(2, ge=1)
     """Fine-tuning epochs, starting from the unmitigated model."""
     learning_rate: float | None = Field(None, gt=0)

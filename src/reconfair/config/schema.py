@@ -88,6 +88,8 @@ class DegradationConfig(_Frozen):
     levels: tuple[float, ...] = Field(min_length=1)
     params: dict[str, Any] = Field(default_factory=dict)
     """The operator's other keyword parameters (checked against it, per level, at validation)."""
+    reconstructors: tuple[str, ...] | None = None
+    """Names of the data set's reconstructors run at this degradation (default: all of them)."""
 
     @field_validator("operator")
     @classmethod
@@ -359,6 +361,16 @@ class DatasetConfig(_Frozen):
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"tasks: each kind may appear once, got {kinds}")
         operators = [d.operator for d in self.degradations]
+        for i, degradation in enumerate(self.degradations):
+            unknown = [n for n in degradation.reconstructors or () if n not in names]
+            if unknown:
+                raise ValueError(f"degradations[{i}].reconstructors: {unknown} are not reconstructors of the data set; "
+                                 f"expected some of {names}")
+        for i, entry in enumerate(self.mitigations):
+            unknown = [n for n in entry.degradations or () if n not in operators]
+            if unknown:
+                raise ValueError(f"mitigations[{i}].degradations: {unknown} are not degradations of the data set; "
+                                 f"expected some of {operators}")
         if len(set(operators)) != len(operators):
             raise ValueError(f"degradations: each operator may appear once (its conditions are named by it), got "
                              f"{operators}; give all its levels in one entry, or use radiograph-aec for "

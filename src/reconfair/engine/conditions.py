@@ -89,6 +89,8 @@ def conditions_for(
         for level in spec.levels:
             operator = make_degradation(spec.operator, level, **spec.params)
             for entry in reconstructors:
+                if spec.reconstructors is not None and entry.name not in spec.reconstructors:
+                    continue
                 label = operator.baseline if entry.kind == "baseline" else entry.name
                 condition = Condition(
                     name=condition_name(spec.operator, level, label),
@@ -116,6 +118,8 @@ def _mitigated(condition: Condition, mitigations: Sequence[Any], attributes: tup
         if entry.reconstructors is not None and condition.entry.name not in entry.reconstructors:
             continue
         if entry.levels is not None and condition.level not in {float(v) for v in entry.levels}:
+            continue
+        if entry.degradations is not None and condition.degradation not in entry.degradations:
             continue
         for spec in entry.specs(attributes):
             out.append(replace(condition, name=condition_name(condition.degradation, condition.level, condition.recon,
