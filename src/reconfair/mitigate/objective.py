@@ -1,9 +1,10 @@
 """The fine-tuning objective of a mitigated reconstructor.
 
 ``L = L_recon / sg(L_recon) + lambda * L_fair`` for the equalized-odds loss,
-and ``L = L_recon / sg(L_recon) + CE(predictor(GRL_lambda(features), y))`` for
-the adversarial one (``sg``: stop-gradient; ``y``, the true labels, only for
-a predictor built for equalized odds, the default criterion).  Dividing the reconstruction
+and ``L = L_recon / sg(L_recon) + CE(predictor(GRL_lambda(features), y))``
+for the adversarial one (``sg``: stop-gradient; ``y``, the true labels, only
+for a predictor built for equalized odds, the default criterion; see
+:mod:`reconfair.mitigate.adversarial`).  Dividing the reconstruction
 loss by its own detached batch value makes its gradient that of
 ``log L_recon``: unit-free whatever the model's loss is (MSE for the U-Net,
 GAN + lambda_L1 L1 for Pix2Pix, IR-SDE's L1 to the optimal reverse state), so
