@@ -7,8 +7,10 @@ import math
 import pytest
 
 from reconfair.vocabulary import (
+    ADVERSARY_CRITERIA,
     CONTROL,
     MITIGATION_KINDS,
+    MITIGATION_METHODS,
     NONE,
     ORIGINAL,
     RESERVED,
@@ -16,7 +18,9 @@ from reconfair.vocabulary import (
     ConditionName,
     check_name,
     condition_name,
+    method_kind,
     mitigation_label,
+    mitigation_method,
     parse_condition,
     parse_mitigation,
 )
@@ -34,13 +38,34 @@ def mitigations() -> list[str]:
             labels += [mitigation_label(kind, w) for w in WEIGHTS]
         else:
             labels.append(mitigation_label(kind))
-    return labels
+    return labels + [mitigation_label("adversarial", w, criterion="demographic-parity") for w in WEIGHTS]
 
 
 def test_kinds_and_constants():
     assert (ORIGINAL, NONE, CONTROL) == ("original", "none", "finetune")
     assert MITIGATION_KINDS[:2] == (NONE, CONTROL) and set(WEIGHTED_KINDS) <= set(MITIGATION_KINDS)
     assert set(RESERVED) == {"@", "/", "+", ":"}
+    assert ADVERSARY_CRITERIA == ("equalized-odds", "demographic-parity")
+    assert MITIGATION_METHODS == (*MITIGATION_KINDS, "adversarial-dp")
+
+
+def test_adversary_criteria_name_the_method():
+    assert mitigation_method("adversarial") == mitigation_method("adversarial", "equalized-odds") == "adversarial"
+    assert mitigation_method("adversarial", "demographic-parity") == "adversarial-dp"
+    assert [method_kind(m) for m in MITIGATION_METHODS] == [*MITIGATION_KINDS, "adversarial"]
+    assert mitigation_label("adversarial", 0.316, criterion="equalized-odds") == "adversarial:0.316"
+    assert mitigation_label("adversarial", 0.316, criterion="demographic-parity") == "adversarial-dp:0.316"
+    parsed = parse_condition("radiograph-lowdose@3000/unet+adversarial-dp:0.316")
+    assert parsed.mitigation == "adversarial-dp:0.316" and parse_mitigation(parsed.mitigation) == ("adversarial-dp", 0.316)
+
+
+@pytest.mark.parametrize(("kind", "criterion", "match"), [
+    ("eodd", "demographic-parity", "criterion 'demographic-parity' given for the eodd mitigation"),
+    ("adversarial", "parity", "unknown adversary criterion 'parity'; expected one of equalized-odds, demographic"),
+])
+def test_a_misplaced_or_unknown_criterion_is_rejected(kind, criterion, match):
+    with pytest.raises(ValueError, match=match):
+        mitigation_label(kind, 1.0, criterion=criterion)
 
 
 @pytest.mark.parametrize("operator", OPERATORS)
@@ -109,7 +134,10 @@ def test_condition_with_a_bad_mitigation_is_rejected(name):
 
 
 @pytest.mark.parametrize(("label", "match"), [
-    ("magic", "unknown mitigation 'magic'; expected none, finetune, reweighting, eodd:<lambda> or adversarial"),
+    ("magic", "unknown mitigation 'magic'; expected none, finetune, reweighting, eodd:<lambda>, "
+              "adversarial:<lambda> or adversarial-dp:<lambda>"),
+    ("adversarial-dp", "unknown mitigation 'adversarial-dp'"),
+    ("adversarial-eo:1", "unknown mitigation 'adversarial-eo:1'"),
     ("eodd", "unknown mitigation 'eodd'"),
     ("adversarial", "unknown mitigation 'adversarial'"),
     ("finetune:1", "unknown mitigation 'finetune:1'"),

@@ -3,7 +3,8 @@
 One grammar, composed and parsed here and nowhere else::
 
     condition   := "original" | operator "@" level "/" recon [ "+" mitigation ]
-    mitigation  := kind | kind ":" lambda          (lambda only for the weighted kinds)
+    mitigation  := method | method ":" lambda      (lambda only for the weighted kinds)
+    method      := a kind, or "adversarial-dp" (the adversarial kind, demographic-parity criterion)
     level       := the level formatted with ``:g`` (``3000``, ``1e+06``, ``0.5``)
 
 ``operator`` is a registered operator name or a plug-in path
@@ -28,6 +29,10 @@ Examples
 (True, 'mypkg.ops:Blur')
 >>> parse_mitigation("eodd:0.316"), parse_mitigation("reweighting"), parse_mitigation(NONE)
 (('eodd', 0.316), ('reweighting', nan), ('none', nan))
+>>> mitigation_label("adversarial", 1), mitigation_label("adversarial", 1, criterion="demographic-parity")
+('adversarial:1', 'adversarial-dp:1')
+>>> parse_mitigation("adversarial-dp:1"), method_kind("adversarial-dp")
+(('adversarial-dp', 1.0), 'adversarial')
 >>> check_name("unet+v2", "reconstructors[1].name")
 Traceback (most recent call last):
 ...
@@ -43,13 +48,17 @@ __all__ = [
     "CONTROL",
     "MITIGATION_KINDS",
     "NONE",
+    "ADVERSARY_CRITERIA",
+    "MITIGATION_METHODS",
     "ORIGINAL",
     "RESERVED",
     "WEIGHTED_KINDS",
     "ConditionName",
     "check_name",
     "condition_name",
+    "method_kind",
     "mitigation_label",
+    "mitigation_method",
     "parse_condition",
     "parse_mitigation",
 ]
@@ -64,6 +73,13 @@ MITIGATION_KINDS = (NONE, CONTROL, "reweighting", "eodd", "adversarial")
 """Every mitigation kind, in table order."""
 WEIGHTED_KINDS = ("eodd", "adversarial")
 """The kinds that take a weight lambda (labelled ``kind:lambda``)."""
+ADVERSARY_CRITERIA = ("equalized-odds", "demographic-parity")
+"""What the adversarial kind's bias predictor sees: the features and the true labels (equalized odds, the
+default, Zhang et al. 2018) or the features alone (demographic parity)."""
+MITIGATION_METHODS = (NONE, CONTROL, "reweighting", "eodd", "adversarial", "adversarial-dp")
+"""The first part of a ``mitigation`` label, in table order: the kind, except ``adversarial-dp`` for the
+adversarial kind with the demographic-parity criterion (``adversarial`` is its equalized-odds default)."""
+_DP_METHOD = {"adversarial-dp": "adversarial"}
 RESERVED = ("@", "/", "+", ":")
 """Characters a reconstructor name may not contain (nor whitespace)."""
 
@@ -120,21 +136,44 @@ def parse_condition(name: str) -> ConditionName:
     return ConditionName(operator, value, recon, mitigation if plus else NONE)
 
 
-def mitigation_label(kind: str, weight: float = math.nan) -> str:
-    """``kind``, or ``kind:lambda`` (lambda as ``:g``) for the weighted kinds."""
+def mitigation_method(kind: str, criterion: str | None = None) -> str:
+    """The label's method: ``kind``, or ``adversarial-dp`` for ``adversarial`` with ``criterion="demographic-parity"``.
+
+    ``criterion`` is the adversarial kind's (``None``: its default, equalized odds); other kinds take none.
+    """
     if kind not in MITIGATION_KINDS:
         raise ValueError(f"unknown mitigation kind {kind!r}; expected one of {', '.join(MITIGATION_KINDS)}")
-    return f"{kind}:{float(weight):g}" if kind in WEIGHTED_KINDS else kind
+    if criterion is not None and kind != "adversarial":
+        raise ValueError(f"criterion {criterion!r} given for the {kind} mitigation; only adversarial takes one")
+    if criterion is not None and criterion not in ADVERSARY_CRITERIA:
+        raise ValueError(f"unknown adversary criterion {criterion!r}; expected one of {', '.join(ADVERSARY_CRITERIA)}")
+    return "adversarial-dp" if criterion == "demographic-parity" else kind
+
+
+def method_kind(method: str) -> str:
+    """The kind of a label's method (``adversarial-dp`` -> ``adversarial``, any other method is its own kind)."""
+    if method not in MITIGATION_METHODS:
+        raise ValueError(f"unknown mitigation method {method!r}; expected one of {', '.join(MITIGATION_METHODS)}")
+    return _DP_METHOD.get(method, method)
+
+
+def mitigation_label(kind: str, weight: float = math.nan, *, criterion: str | None = None) -> str:
+    """``method``, or ``method:lambda`` (lambda as ``:g``) for the weighted kinds (:func:`mitigation_method`)."""
+    method = mitigation_method(kind, criterion)
+    return f"{method}:{float(weight):g}" if kind in WEIGHTED_KINDS else method
 
 
 def parse_mitigation(label: str) -> tuple[str, float]:
-    """``(kind, lambda)`` of a ``mitigation`` value (lambda NaN when the kind takes none)."""
-    kind, colon, weight = str(label).partition(":")
-    if kind not in MITIGATION_KINDS or (kind in WEIGHTED_KINDS) != bool(colon):
-        raise ValueError(f"unknown mitigation {label!r}; expected none, finetune, reweighting, eodd:<lambda> "
-                         "or adversarial:<lambda>")
+    """``(method, lambda)`` of a ``mitigation`` value (lambda NaN when the kind takes none).
+
+    The method is the kind but for ``adversarial-dp`` (:func:`method_kind` gives its kind).
+    """
+    method, colon, weight = str(label).partition(":")
+    if method not in MITIGATION_METHODS or (method_kind(method) in WEIGHTED_KINDS) != bool(colon):
+        raise ValueError(f"unknown mitigation {label!r}; expected none, finetune, reweighting, eodd:<lambda>, "
+                         "adversarial:<lambda> or adversarial-dp:<lambda>")
     try:
-        return kind, float(weight) if colon else math.nan
+        return method, float(weight) if colon else math.nan
     except ValueError:
         raise ValueError(f"mitigation {label!r}: lambda {weight!r} is not a number") from None
 

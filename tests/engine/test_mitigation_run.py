@@ -28,13 +28,15 @@ TINY = {
         "degradations": [{"operator": "radiograph-lowdose", "levels": [3000]}],
         "reconstructors": ["baseline", {"name": "unet", "settings": {"epochs": 1}}],
         "mitigations": ["reweighting", {"kind": "eodd", "lambdas": [1, 10], "epochs": 1},
-                        {"kind": "adversarial", "epochs": 1}, {"kind": "finetune", "epochs": 1}],
+                        {"kind": "adversarial", "epochs": 1},
+                        {"kind": "adversarial", "criterion": "demographic-parity", "epochs": 1},
+                        {"kind": "finetune", "epochs": 1}],
         "tasks": [{"kind": "classification", "model": {"epochs": 1}}],
     }],
     # 12 test patients: a group loses its class members in some resamples, so CIs need a lower bar
     "evaluation": {"min_group_size": 1, "bootstrap": 30, "min_valid_fraction": 0.5},
 }
-LABELS = ["none", "reweighting", "eodd:1", "eodd:10", "adversarial:1", "finetune"]
+LABELS = ["none", "reweighting", "eodd:1", "eodd:10", "adversarial:1", "adversarial-dp:1", "finetune"]
 
 
 def _run(config_path, out, cache):
@@ -74,7 +76,7 @@ def test_second_run_is_all_cached_with_the_same_table(study):
                                   pd.read_parquet(second / "samples.parquet"), check_exact=True)
     stages = json.loads((second / "manifest.json").read_text())["stages"]
     assert stages and {s["status"] for s in stages} == {"cached"}
-    assert sum(s["stage"] == "mitigated-reconstructor" for s in stages) == 5
+    assert sum(s["stage"] == "mitigated-reconstructor" for s in stages) == len(LABELS) - 1
 
 
 def test_mitigation_table_is_the_paired_bootstrap_of_mitigated_minus_unmitigated(study):
@@ -154,7 +156,7 @@ def test_lambda_sweep_marks_the_hold_out_choice(study):
     chosen = sweep[(sweep["mitigation_kind"] == "eodd") & sweep["selected"]]["lam"].unique()
     assert chosen.tolist() == [best]
     assert not sweep.loc[sweep["mitigation_kind"] == "none", "selected"].any()
-    for kind in ("reweighting", "adversarial"):  # a sweep of one is its own choice
+    for kind in ("reweighting", "adversarial", "adversarial-dp"):  # a sweep of one is its own choice (per criterion)
         assert sweep.loc[sweep["mitigation_kind"] == kind, "selected"].all()
     assert not sweep.loc[sweep["mitigation_kind"] == "finetune", "selected"].any()  # the control is a reference
     reference = sweep[sweep["mitigation_kind"] == "none"]

@@ -105,3 +105,19 @@ def test_the_control_fine_tunes_with_the_same_budget_and_no_mitigation(train, cl
     assert seen == {"weights": None, "kind": "finetune", "epochs": 1}
     assert any(not torch.equal(a, b) for a, b in zip(before, recon.method.trained.parameters()))
     assert math.isfinite(after.psnr)
+
+
+def test_the_adversary_criterion_changes_the_fine_tuned_model(train, classifier):
+    """Same seeds and data; the equalized-odds adversary also reads the labels, so the models part."""
+    _, train_set = train
+    operator = make_degradation("radiograph-lowdose", 3000)
+    tuned = {}
+    for criterion in ("equalized-odds", "demographic-parity"):
+        with seeded_torch_global(0, "criterion-finetune"):
+            recon = make_learned("unet", batch_size=8)
+        spec = MitigationSpec(kind="adversarial", weight=1.0, attributes=("sex",), epochs=1, criterion=criterion)
+        recon, after, _ = finetune(recon, spec, classifier=classifier, train=train_set, operator=operator, seed=0,
+                                   stage="test/criterion")
+        assert math.isfinite(after.psnr)
+        tuned[criterion] = [p.detach().clone() for p in recon.method.trained.parameters()]
+    assert any(not torch.equal(a, b) for a, b in zip(tuned["equalized-odds"], tuned["demographic-parity"]))

@@ -46,6 +46,8 @@ def test_conditions_follow_the_configuration_with_mitigations_after_their_base()
 def test_labels():
     assert condition_label("ct-lowdose@10000/fbp+adversarial:1") == (
         "FBP at 10,000 photons, with adversarial debiasing (λ = 1)")
+    assert condition_label("ct-lowdose@10000/fbp+adversarial-dp:1") == (
+        "FBP at 10,000 photons, with demographic-parity adversarial debiasing (λ = 1)")
     assert number(-0.0001) == "0.000" and number(float("inf")) == "n/a"
     assert severity_order("mri-undersampling", [16.0, 4.0, 8.0]) == [4.0, 8.0, 16.0]
 

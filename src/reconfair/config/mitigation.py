@@ -18,6 +18,18 @@ Examples
 ... except ValueError as error:
 ...     print(error.errors()[0]["msg"])
 Value error, reweighting takes no lambdas (only eodd and adversarial are weighted)
+
+The adversarial kind's ``criterion`` says what its bias predictor sees
+besides the classifier's features: the true labels (``equalized-odds``, the
+default, as in Zhang, Lemoine & Mitchell 2018) or nothing
+(``demographic-parity``, labelled ``adversarial-dp``); docs/mitigation.md
+gives the inputs.
+
+>>> MitigationConfig.model_validate("adversarial").criterion
+'equalized-odds'
+>>> [s.label for s in MitigationConfig.model_validate(
+...     {"kind": "adversarial", "criterion": "demographic-parity", "lambdas": [1, 3]}).specs(("sex",))]
+['adversarial-dp:1', 'adversarial-dp:3']
 """
 
 from __future__ import annotations
@@ -29,7 +41,13 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from reconfair.config.base import Frozen
-from reconfair.vocabulary import MITIGATION_KINDS, WEIGHTED_KINDS, mitigation_label
+from reconfair.vocabulary import (
+    ADVERSARY_CRITERIA,
+    MITIGATION_KINDS,
+    WEIGHTED_KINDS,
+    mitigation_label,
+    mitigation_method,
+)
 
 __all__ = ["DEFAULT_LAMBDAS", "MitigationConfig", "MitigationSpec"]
 
@@ -55,24 +73,37 @@ class MitigationSpec:
     """Adam's rate for fine-tuning (default: the reconstructor's own)."""
     holdout_scores: tuple[str, ...] = ("psnr", "eodd", "balanced_accuracy")
     """What the stage stores per model for choosing lambda (part of the cache key: a change recomputes)."""
+    criterion: str | None = None
+    """The adversary's: ``equalized-odds`` (it also sees the true labels; the default for adversarial) or
+    ``demographic-parity`` (features alone); ``None`` for every other kind."""
 
     def __post_init__(self) -> None:
         if self.kind not in MITIGATION_KINDS[1:]:
             raise ValueError(f"mitigation kind must be one of {', '.join(MITIGATION_KINDS[1:])}, got {self.kind!r}")
         if (self.kind in WEIGHTED_KINDS) == math.isnan(self.weight):
             raise ValueError(f"{self.kind}: lambda is {'required' if self.kind in WEIGHTED_KINDS else 'not used'}")
+        if self.kind == "adversarial" and self.criterion is None:
+            object.__setattr__(self, "criterion", ADVERSARY_CRITERIA[0])
+        mitigation_method(self.kind, self.criterion)  # a criterion only for adversarial, and a known one
+
+    @property
+    def method(self) -> str:
+        """The label's method: the kind, or ``adversarial-dp`` (:func:`reconfair.vocabulary.mitigation_method`)."""
+        return mitigation_method(self.kind, self.criterion)
 
     @property
     def label(self) -> str:
-        """``finetune``, ``reweighting``, ``eodd:<lambda>`` or ``adversarial:<lambda>`` (lambda as ``:g``)."""
-        return mitigation_label(self.kind, self.weight)
+        """``finetune``, ``reweighting``, ``eodd:<lambda>``, ``adversarial:<lambda>`` or ``adversarial-dp:<lambda>``."""
+        return mitigation_label(self.kind, self.weight, criterion=self.criterion)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for cache keys and checkpoints."""
+        """Plain data for cache keys and checkpoints (``criterion`` only for the adversarial kind)."""
         data = asdict(self)
         data["attributes"] = list(self.attributes)
         data["holdout_scores"] = list(self.holdout_scores)
         data["weight"] = None if math.isnan(self.weight) else self.weight
+        if self.criterion is None:  # the other kinds' keys stay as they were before criteria existed
+            del data["criterion"]
         return data
 
 
@@ -99,6 +130,14 @@ class MitigationConfig(Frozen):
     """Moving-average factor of the batch threshold tau (eodd)."""
     reduce: Literal["mean", "max"] = "mean"
     """How the EODD of each label x attribute is combined (eodd)."""
+    criterion: Literal["equalized-odds", "demographic-parity"] | None = None
+    """What the bias predictor sees (adversarial only; set to ``equalized-odds`` when not given).
+
+    ``equalized-odds``: the classifier's features ``h`` behind gradient reversal and the true labels as
+    ``[y * k, (1 - y) * k]`` per target (``k`` = 1 where the label is known, else both are 0), so it can only
+    gain from what ``h`` says about the attribute beyond the label (Zhang, Lemoine & Mitchell 2018).
+    ``demographic-parity``: ``h`` alone (label ``adversarial-dp:<lambda>``).
+    """
     holdout: float = Field(0.2, gt=0, lt=1)
     """Share of training patients held out to choose lambda."""
     max_psnr_drop: float = Field(1.0, ge=0)
@@ -109,10 +148,16 @@ class MitigationConfig(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _from_string(cls, data: Any) -> Any:
-        return {"kind": data} if isinstance(data, str) else data
+        data = {"kind": data} if isinstance(data, str) else data
+        if isinstance(data, dict) and data.get("kind") == "adversarial" and data.get("criterion") is None:
+            data = {**data, "criterion": ADVERSARY_CRITERIA[0]}
+        return data
 
     @model_validator(mode="after")
     def _lambdas_fit_kind(self) -> "MitigationConfig":
+        if self.criterion is not None and self.kind != "adversarial":
+            raise ValueError(f"criterion: {self.kind} takes no criterion (only adversarial does: "
+                             f"{' or '.join(ADVERSARY_CRITERIA)}); remove it, got {self.criterion!r}")
         if self.lambdas is not None and self.kind not in DEFAULT_LAMBDAS:
             raise ValueError(f"{self.kind} takes no lambdas (only eodd and adversarial are weighted)")
         if self.lambdas is not None and (not self.lambdas or any(not (w > 0 and math.isfinite(w)) for w in self.lambdas)):
@@ -120,6 +165,11 @@ class MitigationConfig(Frozen):
         if self.lambdas is not None and len(set(self.lambdas)) != len(self.lambdas):
             raise ValueError(f"lambdas must be distinct, got {list(self.lambdas)}")
         return self
+
+    @property
+    def method(self) -> str:
+        """The method its conditions' labels start with: the kind, or ``adversarial-dp``."""
+        return mitigation_method(self.kind, self.criterion)
 
     @property
     def weights(self) -> tuple[float, ...]:
@@ -135,7 +185,7 @@ class MitigationConfig(Frozen):
         attributes = self.attributes or tuple(a for a in study_attributes if a != "age")
         common = dict(kind=self.kind, attributes=tuple(attributes), epochs=self.epochs, temperature=self.temperature,
                       momentum=self.momentum, reduce=self.reduce, holdout=self.holdout,
-                      learning_rate=self.learning_rate)
+                      learning_rate=self.learning_rate, criterion=self.criterion)
         if not self.weights:
             return [MitigationSpec(**common)]
         return [MitigationSpec(weight=float(w), **common) for w in self.weights]

@@ -288,9 +288,10 @@ class DatasetConfig(_Frozen):
             for level in entry.levels or ():
                 if float(level) not in levels:
                     raise ValueError(f"{where}: level {level:g} is not among the degradation levels {sorted(levels)}")
-        kinds = [m.kind for m in self.mitigations]
-        if len(set(kinds)) != len(kinds):
-            raise ValueError(f"mitigations: each kind may appear once (give several lambdas in one entry), got {kinds}")
+        methods = [m.method for m in self.mitigations]  # adversarial and adversarial-dp may sit side by side
+        if len(set(methods)) != len(methods):
+            raise ValueError("mitigations: each kind may appear once (give several lambdas in one entry; the adversarial "
+                             f"kind once per criterion), got {methods}")
         return self
 
     @model_validator(mode="before")

@@ -39,7 +39,8 @@ class Condition:
 
     @property
     def mitigation_label(self) -> str:
-        """The table's ``mitigation``: ``none``, ``finetune``, ``reweighting``, ``eodd:<lambda>``, ``adversarial:<lambda>``."""
+        """The table's ``mitigation``: ``none``, ``finetune``, ``reweighting``, ``eodd:<lambda>``,
+        ``adversarial:<lambda>`` or ``adversarial-dp:<lambda>``."""
         return NONE if self.mitigation is None else self.mitigation.label
 
     @property

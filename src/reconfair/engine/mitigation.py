@@ -114,7 +114,7 @@ class MitigationTablesKind:
         graph.add(self.name, label="mitigation tables", params={},
                   config_slice={"evaluation": config.evaluation.model_dump(mode="json"), "seed": config.seed,
                                 "attributes": list(config.attributes),
-                                "selection": [[m.kind, m.max_psnr_drop, m.max_accuracy_drop]
+                                "selection": [[m.method, m.max_psnr_drop, m.max_accuracy_drop]
                                               for d in config.datasets for m in d.mitigations]},
                   inputs=inputs)
 
@@ -168,12 +168,12 @@ def selected_conditions(context: Any, stage: Stage) -> set[str]:
                 continue
             scores = per_condition[(d, name)]
             mean = mean_scores(scores) if len(scores) == config.replicates else None
-            group = (condition.unmitigated.name, condition.mitigation.kind)
+            group = (condition.unmitigated.name, condition.mitigation.method)  # one sweep per adversary criterion
             sweeps.setdefault(group, []).append((condition.name, condition.mitigation.weight, mean))
-        entries = {m.kind: m for m in dataset_config.mitigations}
-        for (_, kind), candidates in sweeps.items():
-            chosen |= select_lambdas(candidates, max_psnr_drop=entries[kind].max_psnr_drop,
-                                     max_accuracy_drop=entries[kind].max_accuracy_drop)
+        entries = {m.method: m for m in dataset_config.mitigations}
+        for (_, method), candidates in sweeps.items():
+            chosen |= select_lambdas(candidates, max_psnr_drop=entries[method].max_psnr_drop,
+                                     max_accuracy_drop=entries[method].max_accuracy_drop)
     return chosen
 
 

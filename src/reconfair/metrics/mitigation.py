@@ -33,7 +33,7 @@ import pandas as pd
 
 from reconfair.metrics.settings import EvaluationSettings
 from reconfair.metrics.uncertainty import CONTROL, UNMITIGATED, resolve_bootstrap
-from reconfair.vocabulary import MITIGATION_KINDS, NONE, parse_mitigation
+from reconfair.vocabulary import MITIGATION_METHODS, NONE, parse_mitigation
 
 __all__ = ["EFFECT_COLUMNS", "SWEEP_COLUMNS", "lambda_sweep", "mitigation_effects"]
 
@@ -102,6 +102,6 @@ def lambda_sweep(performance: pd.DataFrame, fairness: pd.DataFrame, *, selected:
     out["psnr"] = out["condition"].map(psnr)
     out["auroc"] = out["condition"].map(auroc)
     out["selected"] = out["condition"].isin(set(selected))
-    order = out["mitigation_kind"].map({kind: i for i, kind in enumerate(MITIGATION_KINDS)})
+    order = out["mitigation_kind"].map({method: i for i, method in enumerate(MITIGATION_METHODS)})
     out = out.assign(_order=order).sort_values([*keys, "attribute", "_order", "lam"], kind="stable")
     return out[list(SWEEP_COLUMNS)].reset_index(drop=True)

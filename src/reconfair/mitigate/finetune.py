@@ -172,7 +172,8 @@ def _adversary(spec: MitigationSpec, classifier: Any, tune: SampleSet, groups: d
     with torch.no_grad():
         _, features = ClassifierFeatures(freeze(classifier.network))(tune.images[:2])
     with seeded_torch_global(*seed_parts, "adversary"):
-        return BiasPredictor(features.shape[1], [len(g) for g in groups.values()])
+        n_labels = len(classifier.targets) if spec.criterion == "equalized-odds" else 0  # EO: it also sees y
+        return BiasPredictor(features.shape[1], [len(g) for g in groups.values()], n_labels=n_labels)
 
 
 def _ids(samples: SampleSet) -> list[str]:

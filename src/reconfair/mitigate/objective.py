@@ -1,8 +1,10 @@
 """The fine-tuning objective of a mitigated reconstructor.
 
 ``L = L_recon / sg(L_recon) + lambda * L_fair`` for the equalized-odds loss,
-and ``L = L_recon / sg(L_recon) + CE(predictor(GRL_lambda(features)))`` for
-the adversarial one (``sg``: stop-gradient).  Dividing the reconstruction
+and ``L = L_recon / sg(L_recon) + CE(predictor(GRL_lambda(features), y))``
+for the adversarial one (``sg``: stop-gradient; ``y``, the true labels, only
+for a predictor built for equalized odds, the default criterion; see
+:mod:`reconfair.mitigate.adversarial`).  Dividing the reconstruction
 loss by its own detached batch value makes its gradient that of
 ``log L_recon``: unit-free whatever the model's loss is (MSE for the U-Net,
 GAN + lambda_L1 L1 for Pix2Pix, IR-SDE's L1 to the optimal reverse state), so
@@ -108,7 +110,10 @@ class MitigationLoss:
         return recon_loss / recon_loss.detach().clamp_min(1e-12) + fair
 
     def fairness_term(self, model: MitigatedNetwork, estimate: torch.Tensor, info: torch.Tensor) -> torch.Tensor:
-        """``lambda * L_fair`` (eodd) or the predictor's CE behind gradient reversal (adversarial)."""
+        """``lambda * L_fair`` (eodd) or the predictor's CE behind gradient reversal (adversarial).
+
+        The predictor gets the batch's labels when it was built for them (``n_labels``: equalized odds).
+        """
         if info is None:
             raise ValueError(f"the {self.kind} mitigation needs sample_info (labels and group codes) per batch")
         labels, codes = info[:, : self.n_labels].float(), info[:, self.n_labels :].long()
@@ -123,7 +128,8 @@ class MitigationLoss:
         if model.adversary is None:
             raise ValueError("the adversarial mitigation needs a MitigatedNetwork with an adversary")
         _, features = self.features(estimate.clamp(0.0, 1.0))
-        cross_entropy = model.adversary.loss(gradient_reversal(features.float(), self.weight), codes)
+        given = labels if model.adversary.n_labels else None  # equalized odds: the labels too, not reversed (data)
+        cross_entropy = model.adversary.loss(gradient_reversal(features.float(), self.weight), codes, given)
         self.last_terms["adversary"] = float(cross_entropy.detach())
         return cross_entropy
 

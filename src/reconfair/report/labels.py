@@ -29,6 +29,7 @@ MITIGATION_NAMES = {
     "reweighting": "reweighting",
     "eodd": "equalized-odds loss",
     "adversarial": "adversarial debiasing",
+    "adversarial-dp": "demographic-parity adversarial debiasing",
 }
 LEVEL_AXES = {
     "radiograph-lowdose": ("photons per pixel N0 (lower = more noise)", True),
