@@ -4,9 +4,10 @@
    (:func:`reconfair.engine.inference.reconstruct_batch`: per-sample
    generators, device transfer, clipping) vs the bare ``network(x)`` forward
    at the same batch size.  Target: ratio >= 0.9.
-2. IR-SDE: test-split PSNR vs the number of reverse sampling steps, for a
-   model trained with the demo preset on synthetic-chest at 3,000 photons,
-   beside the identity baseline and the U-Net.
+2. IR-SDE: test-split PSNR vs the number of reverse sampling steps, for both
+   samplers (``posterior``, ``euler``) side by side, for a model trained with
+   the demo preset on synthetic-chest at 3,000 photons, beside the identity
+   baseline and the U-Net.
 
 Run with ``.venv/bin/python benchmarks/recon.py [--quick]`` (also part of ``make bench``).
 """
@@ -25,6 +26,7 @@ from reconfair.engine.inference import reconstruct_batch
 from reconfair.engine.run import stage_output
 from reconfair.metrics.image import psnr
 from reconfair.physics import make_degradation
+from reconfair.recon.irsde_sde import SAMPLERS
 from reconfair.recon.learned import make_learned
 from reconfair.seeding import sample_generators
 
@@ -86,19 +88,23 @@ def irsde_steps(*, n_patients: int, epochs: int, steps: tuple[int, ...]) -> tupl
     rows = []
     method = trained["irsde"].method
     for n_steps in steps:
-        generators = sample_generators(0, "bench-irsde", ids)
-        started = time.perf_counter()
-        out = method.reconstruct(noisy, generator=generators, steps=n_steps)
-        seconds = time.perf_counter() - started
-        rows.append({"steps": n_steps, "PSNR": float(psnr(out, test.images).mean()), "img/s": len(ids) / seconds})
+        row: dict = {"steps": n_steps}
+        for sampler in SAMPLERS:
+            generators = sample_generators(0, "bench-irsde", ids)
+            started = time.perf_counter()
+            out = method.reconstruct(noisy, generator=generators, steps=n_steps, sampler=sampler)
+            seconds = time.perf_counter() - started
+            row[f"{sampler} PSNR"] = float(psnr(out, test.images).mean())
+            row[f"{sampler} img/s"] = len(ids) / seconds
+        rows.append(row)
     return rows, reference
 
 
 def _print(title: str, rows: list[dict]) -> None:
     print(f"\n{title}")
-    print("  ".join(f"{k:>12}" for k in rows[0]))
+    print("  ".join(f"{k:>15}" for k in rows[0]))
     for row in rows:
-        print("  ".join(f"{v:>12.3f}" if isinstance(v, float) else f"{v!s:>12}" for v in row.values()))
+        print("  ".join(f"{v:>15.3f}" if isinstance(v, float) else f"{v!s:>15}" for v in row.values()))
 
 
 if __name__ == "__main__":

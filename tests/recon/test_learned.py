@@ -84,7 +84,10 @@ def test_specs_are_validated():
     paper = {m: default_spec(m, "paper") for m in ("unet", "pix2pix", "irsde")}
     assert paper["pix2pix"]["lambda_l1"] == 1000.0 and paper["unet"]["epochs"] == 20 and paper["irsde"]["T"] == 100
     assert paper["unet"]["learning_rate"] == 1e-4 and paper["pix2pix"]["learning_rate"] == 2e-4
-    assert paper["irsde"]["parametrisation"] == "noise" and not paper["unet"]["residual"]
+    assert paper["irsde"]["prediction"] == "noise" and not paper["unet"]["residual"]
+    assert (paper["irsde"]["sampler"], paper["irsde"]["loss"], paper["irsde"]["eps"]) == ("euler", "reverse", 0.005)
+    demo = default_spec("irsde")
+    assert (demo["prediction"], demo["sampler"], demo["loss"], demo["schedule_version"]) == ("x0", "posterior", "x0", 2)
     assert default_spec("irsde")["T"] == 100 and default_spec("irsde")["lam"] == pytest.approx(10 / 255)
 
 

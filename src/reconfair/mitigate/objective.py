@@ -7,17 +7,18 @@ for a predictor built for equalized odds, the default criterion; see
 :mod:`reconfair.mitigate.adversarial`).  Dividing the reconstruction
 loss by its own detached batch value makes its gradient that of
 ``log L_recon``: unit-free whatever the model's loss is (MSE for the U-Net,
-GAN + lambda_L1 L1 for Pix2Pix, IR-SDE's L1 to the optimal reverse state), so
+GAN + lambda_L1 L1 for Pix2Pix, IR-SDE's L1 to x0 or to the optimal reverse state), so
 one lambda grid means the same thing for all three.  ``L_fair`` is the soft
 EODD of :mod:`reconfair.mitigate.soft_eodd`, a number in [0, 1].  Reweighting
 changes only which samples a batch holds, so its loss is the plain
 reconstruction loss; so is ``finetune``'s, the control that gets the same
 extra training with no mitigation at all.
 
-The fairness terms see the reconstruction each loss already computes (its
-``terms()``): the U-Net's output, Pix2Pix's generated image, and for IR-SDE
-the one-step estimate ``x0_hat`` from the predicted noise (docs/reconstruction.md),
-each clamped to [0, 1] as the classifier sees images at inference.  The
+The fairness terms see the reconstruction each loss's ``terms()`` returns:
+the U-Net's output, Pix2Pix's generated image, and for IR-SDE its configured
+sampler run from ``x_T = mu + lambda z`` with the graph kept (the images the
+model outputs, docs/reconstruction.md), each clamped to [0, 1] as the
+classifier sees images at inference.  The
 classifier is frozen (eval mode, ``requires_grad`` off), so gradient flows
 through it to the reconstructor but never into its weights.
 """
@@ -102,10 +103,12 @@ class MitigationLoss:
     def __call__(
         self, model: MitigatedNetwork, y: torch.Tensor, x: torch.Tensor, info: torch.Tensor | None = None
     ) -> torch.Tensor:
+        if self.kind in PLAIN_LOSS:  # the loss alone: no reconstruction to build (IR-SDE would sample one)
+            recon_loss = self.base(model.network, y, x)
+            self.last_terms = {"recon": float(recon_loss.detach())}
+            return recon_loss
         recon_loss, estimate = self.base.terms(model.network, y, x)
         self.last_terms = {"recon": float(recon_loss.detach())}
-        if self.kind in PLAIN_LOSS:
-            return recon_loss
         fair = self.fairness_term(model, estimate, info)
         return recon_loss / recon_loss.detach().clamp_min(1e-12) + fair
 

@@ -10,8 +10,8 @@ safetensors (never pickled).
 Presets: ``demo`` (tiny, CPU, 32-64 px) and ``paper`` (the study's sizes and
 learning rates).  The ``demo`` presets train for minutes on a CPU: Adam at
 1e-3 instead of the study's 1e-4 / 2e-4, residual U-Net/Pix2Pix generators
-and the ``x0-residual`` IR-SDE parametrisation (both start at the baseline),
-and 10 IR-SDE sampling steps.
+and IR-SDE's ``x0`` prediction (all three start at the baseline), with 5
+posterior sampling steps.
 
 Examples
 --------
@@ -101,6 +101,8 @@ class LearnedReconstructor:
         model = spec.get("model")
         if model not in _METHODS:
             raise ValueError(f"spec names model {model!r}; expected one of: {', '.join(MODELS)}")
+        if model == "irsde":
+            irsde.check_spec(spec)  # an old checkpoint's spec fails here, saying why
         missing = sorted(set(_METHODS[model][1]["demo"]) - set(spec))
         if missing:
             raise ValueError(f"{model} spec lacks {missing}; build specs with default_spec()")
