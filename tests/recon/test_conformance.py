@@ -35,7 +35,7 @@ from reconfair.seeding import sample_generators, torch_generator
 
 SIZE, N = 32, 4
 IDS = [f"s{i}" for i in range(N)]
-LEVELS = {"radiograph-lowdose": 1e4, "ct-lowdose": 1e4, "mri-undersampling": 4}
+LEVELS = {"radiograph-lowdose": 1e4, "radiograph-aec": 1e4, "ct-lowdose": 1e4, "mri-undersampling": 4}
 # Each learned model on another operator kind; one epoch, few steps.
 LEARNED = {
     "unet": ("radiograph-lowdose", {}),
