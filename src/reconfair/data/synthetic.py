@@ -32,6 +32,10 @@ SYNTHETIC: dict[str, Callable[..., SampleSet]] = {
     synthetic_chest.DATASET: make_synthetic_chest,
     synthetic_brain.DATASET: make_synthetic_brain,
 }
+GENERATOR_VERSIONS = {synthetic_chest.DATASET: 2, synthetic_brain.DATASET: 1}
+"""Version of each generator's images: raised whenever the same config and seed render other images
+(chest 2: body habitus and breast tissue), so cached stages built on older images are recomputed."""
+
 ATTRIBUTES = ("sex", "age", "age_group", "race", "habitus")
 """Every synthetic data set's attributes; habitus shapes the chest radiographs, not the brain MRI."""
 

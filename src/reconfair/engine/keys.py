@@ -47,13 +47,18 @@ def dataset_slice(config: Any, seed: int) -> dict[str, Any]:
 
     A real data set (``source`` set) adds the SHA-256 of its index files
     (CSV/XLSX), so editing them invalidates every stage built on the data;
-    a synthetic set's slice has no ``source`` key (its keys are unchanged).
+    a synthetic set's slice has no ``source`` key, and adds its generator's
+    version once that exceeds 1 (``GENERATOR_VERSIONS``), so images rendered
+    by older code are never reused.
     """
     data = config.model_dump(mode="json", exclude={"degradations", "reconstructors", "tasks", "mitigations"})
     if data.get("source", "absent") is None:
         del data["source"]
     if getattr(config, "source", None) is None:
-        return {"dataset": data, "seed": seed}
+        from reconfair.data.synthetic import GENERATOR_VERSIONS
+
+        version = GENERATOR_VERSIONS.get(config.name, 1)  # 1: keys as before versions existed
+        return {"dataset": data, "seed": seed, **({"generator": version} if version > 1 else {})}
     from reconfair.data.sources import index_fingerprint
 
     return {"dataset": data, "seed": seed, "index_files": index_fingerprint(config.source)}
