@@ -130,7 +130,7 @@ def test_replicate_zero_slices_are_those_without_replicates():
     assert diagnostic_slice(data, task, 5, replicate=2) == {**old_diagnostic, "replicate": 2}
     condition = dataset_conditions(tiny().datasets[0], ("sex",))[2]
     assert condition.name == UNET_CONDITION
-    old_recon = {"dataset": dataset_slice(data, 5)["dataset"], "seed": 5,
+    old_recon = {**dataset_slice(data, 5),  # the data's slice (with the chest generator's version), then:
                  "degradation": {"operator": "radiograph-lowdose", "level": 3000.0,
                                  "facts": condition.operator.describe()}, "spec": {"model": "unet"}}
     assert reconstructor_slice(data, condition.operator, {"model": "unet"}, 5, replicate=0) == old_recon
@@ -139,7 +139,7 @@ def test_replicate_zero_slices_are_those_without_replicates():
     options = dict(condition=condition, reconstructor_key="r", model_keys={"classification": "m"}, splits=["test"])
     zero = inference_slice(data, 5, **options, replicate=0)
     assert zero == inference_slice(data, 5, **options)
-    assert set(zero) == {"dataset", "seed", "condition", "degradation", "reconstructor", "models", "splits"}
+    assert set(zero) == {*dataset_slice(data, 5), "condition", "degradation", "reconstructor", "models", "splits"}
     assert inference_slice(data, 5, **options, replicate=3) == {**zero, "replicate": 3}
     cache = Cache("unused")
     assert cache.key("diagnostic", old_diagnostic) == cache.key("diagnostic", diagnostic_slice(data, task, 5))
