@@ -19,8 +19,9 @@ def test_adversarial_defaults_to_equalized_odds_and_keeps_its_labels():
 def test_demographic_parity_is_selectable_and_labelled_apart():
     entry = MitigationConfig.model_validate({"kind": "adversarial", "criterion": "demographic-parity"})
     assert entry.method == "adversarial-dp"
-    (spec,) = entry.specs(("sex",))
-    assert spec.label == "adversarial-dp:1" and parse_mitigation(spec.label) == ("adversarial-dp", 1.0)
+    specs = entry.specs(("sex",))  # the default sweep, 0.1 and 1
+    assert [s.label for s in specs] == ["adversarial-dp:0.1", "adversarial-dp:1"]
+    assert parse_mitigation(specs[1].label) == ("adversarial-dp", 1.0)
 
 
 @pytest.mark.parametrize("data", [

@@ -10,7 +10,7 @@ Examples
 --------
 >>> entry = MitigationConfig.model_validate("eodd")
 >>> entry.weights, MitigationConfig.model_validate({"kind": "adversarial"}).weights
-((0.1, 0.316, 1.0, 3.16, 10.0), (1.0,))
+((0.1, 0.316, 1.0, 3.16, 10.0), (0.1, 1.0))
 >>> [s.label for s in entry.specs(("sex",))][:2]
 ['eodd:0.1', 'eodd:0.316']
 >>> try:
@@ -51,7 +51,7 @@ from reconfair.vocabulary import (
 
 __all__ = ["DEFAULT_LAMBDAS", "MitigationConfig", "MitigationSpec"]
 
-DEFAULT_LAMBDAS = {"eodd": (0.1, 0.316, 1.0, 3.16, 10.0), "adversarial": (1.0,)}
+DEFAULT_LAMBDAS = {"eodd": (0.1, 0.316, 1.0, 3.16, 10.0), "adversarial": (0.1, 1.0)}
 """The lambda sweep of each weighted kind when ``lambdas`` is not given."""
 
 
@@ -133,10 +133,11 @@ class MitigationConfig(Frozen):
     criterion: Literal["equalized-odds", "demographic-parity"] | None = None
     """What the bias predictor sees (adversarial only; set to ``equalized-odds`` when not given).
 
-    ``equalized-odds``: the classifier's features ``h`` behind gradient reversal and the true labels as
-    ``[y * k, (1 - y) * k]`` per target (``k`` = 1 where the label is known, else both are 0), so it can only
-    gain from what ``h`` says about the attribute beyond the label (Zhang, Lemoine & Mitchell 2018).
-    ``demographic-parity``: ``h`` alone (label ``adversarial-dp:<lambda>``).
+    ``equalized-odds``: the classifier's features ``h`` and the true labels as ``[y * k, (1 - y) * k]``
+    per target (``k`` = 1 where the label is known, else both are 0), and its reference (chance) the labels
+    alone, so the reconstructor is pushed only against what ``h`` says about the attribute beyond the label
+    (Zhang, Lemoine & Mitchell 2018).  ``demographic-parity``: ``h`` alone, against the groups' base rates
+    (label ``adversarial-dp:<lambda>``).
     """
     holdout: float = Field(0.2, gt=0, lt=1)
     """Share of training patients held out to choose lambda."""

@@ -103,8 +103,11 @@ def mitigation_slice(base_slice: dict[str, Any], mitigation: Any, classifier_sli
 
     The replicate comes with ``base_slice`` (:func:`reconstructor_slice` of the same replicate).
     """
+    from reconfair.mitigate.objective import ADVERSARY_VERSION
+
+    version = {"adversary": ADVERSARY_VERSION} if mitigation.kind == "adversarial" else {}
     return {**base_slice, "mitigation": mitigation.to_dict(), "classifier": classifier_slice["task"],
-            "hold_out": "the same patients and draws for every lambda of a sweep"}
+            "hold_out": "the same patients and draws for every lambda of a sweep", **version}
 
 
 def inference_slice(

@@ -6,7 +6,7 @@ loop; see :mod:`reconfair.mitigate.objective` for the losses and
 :mod:`reconfair.mitigate.finetune` for the data and the hold-out.
 """
 
-from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures, gradient_reversal
+from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures, ReferencePredictor
 from reconfair.mitigate.finetune import HoldoutScore, finetune, holdout_split, score_on_holdout
 from reconfair.mitigate.groups import group_codes, reweighting_weights
 from reconfair.mitigate.objective import MitigatedNetwork, MitigationLoss, freeze
@@ -18,10 +18,10 @@ __all__ = [
     "HoldoutScore",
     "MitigatedNetwork",
     "MitigationLoss",
+    "ReferencePredictor",
     "SoftEqualizedOdds",
     "finetune",
     "freeze",
-    "gradient_reversal",
     "group_codes",
     "holdout_split",
     "reweighting_weights",

@@ -1,10 +1,19 @@
 """The fine-tuning objective of a mitigated reconstructor.
 
 ``L = L_recon / sg(L_recon) + lambda * L_fair`` for the equalized-odds loss,
-and ``L = L_recon / sg(L_recon) + CE(predictor(GRL_lambda(features), y))``
-for the adversarial one (``sg``: stop-gradient; ``y``, the true labels, only
-for a predictor built for equalized odds, the default criterion; see
-:mod:`reconfair.mitigate.adversarial`).  Dividing the reconstruction
+and ``L = L_recon / sg(L_recon) + lambda * KL(q_ref || q(h, y))`` for the
+adversarial one (``sg``: stop-gradient): the predictor ``q`` reads the
+classifier's features ``h`` (and ``y``, the true labels, only for a
+predictor built for equalized odds, the default criterion; see
+:mod:`reconfair.mitigate.adversarial`), the reference ``q_ref`` reads the
+labels alone (or nothing: chance), and the reconstructor is trained to make
+the fixed predictor say what chance says (a confusion loss, Alvi et al.
+2018).  The predictor and the reference learn by their own cross-entropies
+in the same step (the reconstructor's images detached for the predictor).
+Unlike a gradient reversal, which rewards raising the predictor's
+cross-entropy without bound (encoding the attribute inverted, which is
+information too) and runs away with the images, this term is 0 at chance
+and pulls back from either side.  Dividing the reconstruction
 loss by its own detached batch value makes its gradient that of
 ``log L_recon``: unit-free whatever the model's loss is (MSE for the U-Net,
 GAN + lambda_L1 L1 for Pix2Pix, IR-SDE's L1 to x0 or to the optimal reverse state), so
@@ -31,11 +40,13 @@ from typing import Any
 import torch
 
 from reconfair.vocabulary import CONTROL, MITIGATION_KINDS, NONE, WEIGHTED_KINDS
-from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures, gradient_reversal
+from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures, mean_cross_entropy, mean_kl
 from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
 
-__all__ = ["PLAIN_LOSS", "TRAINED_KINDS", "MitigatedNetwork", "MitigationLoss", "freeze", "sample_info"]
+__all__ = ["ADVERSARY_VERSION", "PLAIN_LOSS", "TRAINED_KINDS", "MitigatedNetwork", "MitigationLoss", "freeze", "sample_info"]
 
+ADVERSARY_VERSION = 2
+"""2: the confusion loss toward the reference predictor (1: the study's gradient reversal, unbounded)."""
 TRAINED_KINDS = tuple(kind for kind in MITIGATION_KINDS if kind != NONE)
 """The kinds :class:`MitigationLoss` fine-tunes with (every kind of :mod:`reconfair.vocabulary` but ``none``)."""
 PLAIN_LOSS = (CONTROL, "reweighting")
@@ -52,7 +63,7 @@ def freeze(network: torch.nn.Module) -> torch.nn.Module:
 class MitigatedNetwork(torch.nn.Module):
     """What ``fit`` optimises: the reconstructor's network, plus the bias predictor when adversarial.
 
-    One Adam updates both; gradient reversal gives each its own direction.
+    One Adam updates both, each by its own term (the predictor never sees the confusion loss).
     """
 
     def __init__(self, network: torch.nn.Module, adversary: BiasPredictor | None = None) -> None:
@@ -113,7 +124,7 @@ class MitigationLoss:
         return recon_loss / recon_loss.detach().clamp_min(1e-12) + fair
 
     def fairness_term(self, model: MitigatedNetwork, estimate: torch.Tensor, info: torch.Tensor) -> torch.Tensor:
-        """``lambda * L_fair`` (eodd) or the predictor's CE behind gradient reversal (adversarial).
+        """``lambda * L_fair`` (eodd), or (adversarial) the predictor's and the reference's CE plus ``lambda`` times the confusion.
 
         The predictor gets the batch's labels when it was built for them (``n_labels``: equalized odds).
         """
@@ -131,10 +142,19 @@ class MitigationLoss:
         if model.adversary is None:
             raise ValueError("the adversarial mitigation needs a MitigatedNetwork with an adversary")
         _, features = self.features(estimate.clamp(0.0, 1.0))
-        given = labels if model.adversary.n_labels else None  # equalized odds: the labels too, not reversed (data)
-        cross_entropy = model.adversary.loss(gradient_reversal(features.float(), self.weight), codes, given)
-        self.last_terms["adversary"] = float(cross_entropy.detach())
-        return cross_entropy
+        features = features.float()
+        adversary = model.adversary
+        given = labels if adversary.n_labels else None  # equalized odds: the labels too (data, no gradient)
+        own = adversary.loss(features.detach(), codes, given)  # the predictor learns, on the images as they are
+        chance_logits = adversary.reference(labels)
+        chance = mean_cross_entropy(chance_logits, codes)  # the reference learns chance: H(A | y) or H(A)
+        # the reconstructor: make the (fixed) predictor say what chance says
+        fixed = {name: p.detach() for name, p in adversary.named_parameters()}
+        logits = torch.func.functional_call(adversary, fixed, (features, given))
+        confusion = mean_kl([c.detach() for c in chance_logits], logits)
+        self.last_terms.update(adversary=float(own.detach()), reference=float(chance.detach()),
+                               confusion=float(confusion.detach()))
+        return own + chance + self.weight * confusion
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """lambda (``weight``), the base loss's state (``base.*``) and the running thresholds (``fairness.*``)."""
