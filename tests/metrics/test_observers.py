@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -210,3 +212,10 @@ def test_cho_d_prime_falls_with_mri_acceleration() -> None:
     values = [cho_d_prime(MRIUndersampling(level=r), pairs, ids, n, channels, roi) for r in (2, 4, 8, 16)]
     assert all(later < 0.85 * earlier for earlier, later in zip(values, values[1:])), values
 
+
+def test_the_examples_of_docs_observers_run() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "observers.md").read_text(encoding="utf-8")
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    assert blocks
+    for number, block in enumerate(blocks, 1):
+        exec(compile(block, f"docs/observers.md block {number}", "exec"), {})
