@@ -161,7 +161,7 @@ def group_size_warnings(config: StudyConfig) -> list[str]:
         table = samples.table[samples.table["split"] == split]
         if evaluation.patient_level:
             table = table.drop_duplicates("patient_id")
-        kinds = {task.kind for task in dataset_config.tasks}
+        kinds = {task.kind for task in dataset_config.diagnostic_tasks}
         targets = list(samples.label_names) if "classification" in kinds else []
         where = f"in the {split} split (min_group_size {minimum})"
         for attribute in config.attributes:
