@@ -85,18 +85,48 @@ def _dataset_problems(dataset: DatasetConfig, where: str) -> list[str]:
         return problems + [_at(where, str(error))]
     problems += _effect_problems(dataset, facts, where)
     problems += _supplied_model_problems(dataset, facts, where)
-    kinds = [t.kind for t in dataset.tasks]
+    kinds = [t.kind for t in dataset.diagnostic_tasks]
     if "segmentation" in kinds and not facts["segmentation"]:
         problems.append(f"{where}.tasks: {dataset.name} has no segmentation masks; use kind 'classification'")
     if not kinds:
-        problems.append(f"{where}.tasks: at least one task is needed (classification or segmentation)")
+        problems.append(f"{where}.tasks: at least one task is needed (classification or segmentation"
+                        + ("; a detection task alone is not supported yet)" if dataset.tasks else ")"))
+    return problems + _detection_problems(dataset, where)
+
+
+def _detection_problems(dataset: DatasetConfig, where: str) -> list[str]:
+    """Detection tasks: the signal and location build (their classes check them) and the domain resolves."""
+    from reconfair.engine.observers import detection_domain, detection_roi, detection_signal
+    from reconfair.physics.lesions import location_from_config
+
+    problems = []
+    for i, task in enumerate(dataset.tasks):
+        if task.kind != "detection":
+            continue
+        at = f"{where}.tasks[{i}]"
+        try:
+            signal = detection_signal(task)
+        except (TypeError, ValueError) as error:
+            problems.append(f"{at}.signal: {error}")
+            signal = None
+        try:
+            location_from_config(task.location)
+        except (TypeError, ValueError) as error:
+            problems.append(f"{at}.location: {error}")
+        try:
+            detection_domain(task, dataset)
+        except ValueError as error:
+            problems.append(f"{at}.domain: {error}")
+        if signal is not None and task.roi is None and detection_roi(task, signal) > dataset.image_size:
+            problems.append(f"{at}.signal: its support (side {detection_roi(task, signal)}) exceeds the image "
+                            f"({dataset.image_size}); use a smaller signal")
     return problems
 
 
 def _supplied_model_problems(dataset: DatasetConfig, facts: dict[str, Any], where: str) -> list[str]:
     """Supplied models: files exist, factories import, networks exist, targets are labels of the data; no model runs."""
     problems = []
-    for i, task in enumerate(dataset.tasks):
+    for i, task in enumerate(dataset.diagnostic_tasks):
         if not task.supplied:
             continue
         model, at = task.model, f"{where}.tasks[{i}].model"
