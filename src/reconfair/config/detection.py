@@ -74,6 +74,9 @@ class DetectionTaskConfig(Frozen):
     test_split: Literal["train", "val", "test"] = "test"
     max_backgrounds: int = Field(400, ge=4)
     """At most this many backgrounds per split (the first by sorted sample id)."""
+    reconstructors: tuple[str, ...] | None = None
+    """The data set's reconstructors whose conditions the observers see (``null``: every one); ``original``
+    always, as the reference."""
 
     @field_validator("roi")
     @classmethod

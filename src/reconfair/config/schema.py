@@ -389,6 +389,11 @@ class DatasetConfig(_Frozen):
             if unknown:
                 raise ValueError(f"degradations[{i}].reconstructors: {unknown} are not reconstructors of the data set; "
                                  f"expected some of {names}")
+        for i, task in enumerate(self.tasks):
+            unknown = [n for n in getattr(task, "reconstructors", None) or () if n not in names]
+            if unknown:
+                raise ValueError(f"tasks[{i}].reconstructors: {unknown} are not reconstructors of the data set; "
+                                 f"expected some of {names}")
         for i, entry in enumerate(self.mitigations):
             unknown = [n for n in entry.degradations or () if n not in operators]
             if unknown:
@@ -547,8 +552,9 @@ def _describe_error(item: dict[str, Any]) -> str:
     return f"  - {location or '(top level)'}: {message}{received}"
 
 
-_UNION_TAGS = {"trained": TrainingConfig, "supplied": SuppliedModelConfig}
-"""Tags of the task model's union: pydantic puts them in error locations; messages leave them out."""
+_UNION_TAGS = {"trained": TrainingConfig, "supplied": SuppliedModelConfig, "diagnostic": TaskConfig,
+               "detection": DetectionTaskConfig}
+"""Tags of the task model's and the task's unions: pydantic puts them in error locations; messages leave them out."""
 
 
 def _format_location(loc: tuple[Any, ...]) -> str:

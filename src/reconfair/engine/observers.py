@@ -1,7 +1,8 @@
 """The ``observer`` and ``observer-stats`` stages: model observers detecting an inserted signal, per condition.
 
 One ``observer`` stage per data set x detection task x unmitigated condition
-(``original`` included, the reference), for model replicate 0.  It takes the
+(``original`` included, the reference; only the task's ``reconstructors`` when
+it names them), for model replicate 0.  It takes the
 clean images of the task's train and test splits (at most ``max_backgrounds``
 each, the first by sorted sample id), inserts the signal
 (:func:`reconfair.physics.lesions.make_pairs`, seed
@@ -33,9 +34,9 @@ import pandas as pd
 
 from reconfair.data.sample import ATTR_PREFIX
 from reconfair.engine.graph import Graph, Stage
-from reconfair.engine.images import images_of, split_inputs
+from reconfair.engine.images import images_of, split_count, split_inputs
 from reconfair.engine.inference import condition_images
-from reconfair.engine.keys import dataset_slice, degradation_slice
+from reconfair.engine.keys import observer_slice
 from reconfair.metrics.image import psnr
 from reconfair.metrics.observer_stats import observer_group_stats
 from reconfair.metrics.observers import extract_rois, laguerre_gauss_channels, run_observer
@@ -120,8 +121,11 @@ class ObserverKind:
                 if task.kind != "detection":
                     continue
                 splits = sorted({task.train_split, task.test_split})
+                estimate = 2 * sum(min(task.max_backgrounds, split_count(graph, index, [s])) for s in splits)
                 for condition in graph.memo["conditions"][index]:
-                    if condition.mitigation is not None:
+                    if condition.mitigation is not None or not (
+                            condition.is_original or task.reconstructors is None
+                            or condition.entry.name in task.reconstructors):
                         continue
                     inputs = split_inputs(graph, index, splits)
                     recon: str | None = None
@@ -133,17 +137,11 @@ class ObserverKind:
                         recon = ORIGINAL
                     elif condition.entry.kind == "baseline":
                         recon = baseline_key(graph.cache, condition.operator)
-                    config_slice = None if recon is None else {
-                        **dataset_slice(dataset_config, config.seed),
-                        "condition": condition.name,
-                        "degradation": None if condition.is_original else degradation_slice(condition.operator),
-                        "reconstructor": recon,
-                        "task": task.model_dump(mode="json"),
-                        "version": 1,
-                    }
+                    config_slice = None if recon is None else observer_slice(
+                        dataset_config, config.seed, condition=condition, reconstructor_key=recon, task=task)
                     graph.add(self.name, label=f"{dataset_config.name} detection {condition.name}",
                               params={"dataset": index, "task": position, "condition": condition},
-                              config_slice=config_slice, inputs=inputs, estimate=4 * task.max_backgrounds)
+                              config_slice=config_slice, inputs=inputs, estimate=estimate)
 
     def compute(self, stage: Stage, context: Any) -> pd.DataFrame:
         from reconfair.engine.reconstruction import build_reconstructor

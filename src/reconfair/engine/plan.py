@@ -11,7 +11,8 @@ Stages, per data set: ``images`` per split; per model replicate
 `` (replicate k)``): one ``diagnostic`` model per task, one ``reconstructor``
 per degradation level and learned reconstructor that is trained here (not for
 baselines, plug-ins or user checkpoints), one ``mitigated-reconstructor`` per
-mitigation and lambda, one ``inference`` per condition; then ``evaluate``,
+mitigation and lambda, one ``inference`` per condition; with a detection task, one ``observer`` per
+unmitigated condition (replicate 0); then ``evaluate``, ``observer-stats`` (with a detection task),
 ``mitigation-tables`` (when the study mitigates), ``examples`` and ``report``.
 
 ``status`` is ``cached`` (the entry exists), ``pending`` (a run computes it) or
