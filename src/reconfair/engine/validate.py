@@ -126,7 +126,7 @@ def _detection_problems(dataset: DatasetConfig, where: str) -> list[str]:
 def _supplied_model_problems(dataset: DatasetConfig, facts: dict[str, Any], where: str) -> list[str]:
     """Supplied models: files exist, factories import, networks exist, targets are labels of the data; no model runs."""
     problems = []
-    for i, task in enumerate(dataset.diagnostic_tasks):
+    for i, task in enumerate(dataset.tasks):
         if not task.supplied:
             continue
         model, at = task.model, f"{where}.tasks[{i}].model"
