@@ -2,7 +2,8 @@
 
 One ``observer`` stage per data set x detection task x unmitigated condition
 (``original`` included, the reference; only the task's ``reconstructors`` when
-it names them), for model replicate 0.  It takes the
+it names them; never a folder plug-in, whose files reconstruct the data set's
+images, not the lesion pairs), for model replicate 0.  It takes the
 clean images of the task's train and test splits (at most ``max_backgrounds``
 each, the first by sorted sample id), inserts the signal
 (:func:`reconfair.physics.lesions.make_pairs`, seed
@@ -127,6 +128,8 @@ class ObserverKind:
                             condition.is_original or task.reconstructors is None
                             or condition.entry.name in task.reconstructors):
                         continue
+                    if not condition.is_original and condition.entry.kind == "folder":
+                        continue  # its files are reconstructions of the data set's images, not of the lesion pairs
                     inputs = split_inputs(graph, index, splits)
                     recon: str | None = None
                     if condition.trains_reconstructor:
