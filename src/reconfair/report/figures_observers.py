@@ -14,6 +14,7 @@ and the run's performance table; recomputes nothing.
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def plot_detectability(stats: pd.DataFrame, performance: pd.DataFrame, *, datase
                     ax.minorticks_off()
                 if levels:
                     ax.set_xticks(levels, [f"{v:,.0f}" if photons else f"{v:g}×" for v in levels])
-                ax.set_xlabel(label)
+                ax.set_xlabel(textwrap.fill(label, 34))
                 ax.set_ylabel({"psnr": "PSNR (dB)", "auroc": "macro AUROC"}.get(name, f"{name.upper()} d′"))
             axes[r, 0].set_title(f"{dataset}: {operator}", loc="left")
             axes[r, -1].legend(loc="best")
