@@ -131,3 +131,18 @@ def test_report_embeds_the_detectability_figure_and_the_delta_table(runs):
     assert "observers_delta" in html
     table = pd.read_csv(out / "tables" / "observers_delta.csv")
     assert "original" not in set(table["condition"]) and {"delta_d_prime", "p_value"} <= set(table.columns)
+
+
+def test_without_observers_csv_the_report_has_no_detection_figure_or_table(runs, tmp_path):
+    import shutil
+
+    from reconfair.report import write_report
+
+    out = tmp_path / "run"
+    shutil.copytree(runs[0], out, ignore=shutil.ignore_patterns(".cache"))
+    (out / "metrics" / "observers.csv").unlink()
+    for stale in [*(out / "figures").glob("detectability_*"), *(out / "tables").glob("observers_delta.*")]:
+        stale.unlink()
+    html = write_report(out).read_text()
+    assert "detectability" not in html and "observers_delta" not in html
+    assert not list((out / "figures").glob("detectability_*")) and not (out / "tables" / "observers_delta.csv").exists()
