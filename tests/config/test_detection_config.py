@@ -56,6 +56,8 @@ def test_defaults_round_trip_and_split_into_diagnostic_and_detection_tasks(tmp_p
     ({"kind": "detection", "location": {"kind": "random", "treshold": 0.1}}, "datasets[0].tasks[1].location: "),
     ({"kind": "detection", "train_split": "test"}, "datasets[0].tasks[1]: test_split: the observers are tested on"),
     ({"kind": "detection", "reconstructors": ["unet"]}, "tasks[1].reconstructors: ['unet'] are not reconstructors"),
+    ({"kind": "detection", "observers": ["hotelling"], "max_backgrounds": 100},
+     "datasets[0].tasks[1].observers: hotelling on a 289-pixel ROI needs"),
     ({"kind": "detection", "max_backgrounds": 2}, "datasets[0].tasks[1].max_backgrounds: Input should be greater"),
 ])
 def test_errors_name_the_field(detection, expected):

@@ -120,6 +120,11 @@ def _detection_problems(dataset: DatasetConfig, where: str) -> list[str]:
         if signal is not None and task.roi is None and detection_roi(task, signal) > dataset.image_size:
             problems.append(f"{at}.signal: its support (side {detection_roi(task, signal)}) exceeds the image "
                             f"({dataset.image_size}); use a smaller signal")
+        pixels = detection_roi(task, signal) ** 2 if signal is not None else 0
+        if "hotelling" in task.observers and pixels > 2 * task.max_backgrounds - 2:
+            problems.append(f"{at}.observers: hotelling on a {pixels}-pixel ROI needs its covariance of full rank, "
+                            f"i.e. more than {pixels // 2 + 1} training backgrounds per class, but max_backgrounds "
+                            f"is {task.max_backgrounds}; use cho, a smaller roi or more backgrounds")
     return problems
 
 
