@@ -69,7 +69,7 @@ def test_the_quick_demo_is_derived_from_the_demo():
     assert chest.degradations[0].levels == (1e5, 1e4, 3e3)  # the mitigations' severe level goes with them
     assert chest.mitigations == () and [r.name for r in chest.reconstructors] == ["baseline", "unet"]
     assert chest.effects == full.datasets[0].effects and quick.evaluation == full.evaluation
-    assert [t.model.epochs for d in quick.datasets for t in d.tasks] == [3, 3, 3]
+    assert [t.model.epochs for d in quick.datasets for t in d.diagnostic_tasks] == [3, 3, 3]
 
 
 @pytest.mark.parametrize(

@@ -55,6 +55,6 @@ def _quick(data: dict[str, Any]) -> dict[str, Any]:
         for degradation in dataset["degradations"]:
             degradation["levels"] = [v for v in degradation["levels"] if float(v) not in mitigated]
         dataset["reconstructors"] = copy.deepcopy(QUICK["reconstructors"])
-        for task in dataset["tasks"]:
+        for task in (t for t in dataset["tasks"] if t.get("kind") != "detection"):
             task.setdefault("model", {})["epochs"] = QUICK["task_epochs"]
     return data

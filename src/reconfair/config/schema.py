@@ -35,6 +35,7 @@ import yaml
 from pydantic import BaseModel, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from reconfair.config.base import Frozen as _Frozen
+from reconfair.config.detection import DetectionTaskConfig
 from reconfair.config.export import ExportConfig
 from reconfair.config.sources import DEFAULT_DEGRADATIONS_BY_SOURCE, SYNTHETIC_ONLY_FIELDS, DataSource, absolute_path
 from reconfair.config.mitigation import MitigationConfig
@@ -48,6 +49,7 @@ __all__ = [
     "DatasetConfig",
     "DegradationConfig",
     "TaskConfig",
+    "DetectionTaskConfig",
     "TrainingConfig",
     "EvaluationConfig",
     "ReconstructorConfig",
@@ -244,6 +246,16 @@ class TaskConfig(_Frozen):
         return self
 
 
+def _task_form(value: Any) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return "detection" if kind == "detection" else "diagnostic"
+
+
+AnyTask = Annotated[Annotated[TaskConfig, Tag("diagnostic")] | Annotated[DetectionTaskConfig, Tag("detection")],
+                    Discriminator(_task_form)]
+"""A diagnostic task (classification, segmentation: a model) or a detection task (model observers, no model)."""
+
+
 class DatasetConfig(_Frozen):
     """A data set, its degradations, and the diagnostic tasks run on it.
 
@@ -264,9 +276,19 @@ class DatasetConfig(_Frozen):
     effects: dict[str, dict[str, GroupEffectConfig]] = Field(default_factory=dict)
     degradations: tuple[DegradationConfig, ...] = ()
     reconstructors: tuple[ReconstructorConfig, ...] = (ReconstructorConfig(name="baseline"),)
-    tasks: tuple[TaskConfig, ...] = ()
+    tasks: tuple[AnyTask, ...] = ()
     mitigations: tuple[MitigationConfig, ...] = ()
     """Bias mitigations of the learned reconstructors (reconfair.config.mitigation); unmitigated always runs."""
+
+    @property
+    def diagnostic_tasks(self) -> tuple[TaskConfig, ...]:
+        """The tasks with a diagnostic model (classification, segmentation), in configured order."""
+        return tuple(t for t in self.tasks if isinstance(t, TaskConfig))
+
+    @property
+    def detection_tasks(self) -> tuple[DetectionTaskConfig, ...]:
+        """The detection tasks (model observers on inserted signals; no model, no labels)."""
+        return tuple(t for t in self.tasks if isinstance(t, DetectionTaskConfig))
 
     @model_validator(mode="after")
     def _mitigations_apply(self) -> "DatasetConfig":
@@ -340,7 +362,7 @@ class DatasetConfig(_Frozen):
     def _train_split_when_training(self) -> "DatasetConfig":
         if self.split_fractions[0] > 0:
             return self
-        trained = [f"task {t.kind} (a trained model)" for t in self.tasks if not t.supplied]
+        trained = [f"task {t.kind} (a trained model)" for t in self.diagnostic_tasks if not t.supplied]
         trained += [f"reconstructor {r.name}" for r in self.reconstructors if r.kind == "learned" and r.checkpoint is None]
         trained += [f"mitigation {m.kind}" for m in self.mitigations if m.kind != "none"]
         if trained:
@@ -366,6 +388,11 @@ class DatasetConfig(_Frozen):
             unknown = [n for n in degradation.reconstructors or () if n not in names]
             if unknown:
                 raise ValueError(f"degradations[{i}].reconstructors: {unknown} are not reconstructors of the data set; "
+                                 f"expected some of {names}")
+        for i, task in enumerate(self.tasks):
+            unknown = [n for n in getattr(task, "reconstructors", None) or () if n not in names]
+            if unknown:
+                raise ValueError(f"tasks[{i}].reconstructors: {unknown} are not reconstructors of the data set; "
                                  f"expected some of {names}")
         for i, entry in enumerate(self.mitigations):
             unknown = [n for n in entry.degradations or () if n not in operators]
@@ -525,8 +552,9 @@ def _describe_error(item: dict[str, Any]) -> str:
     return f"  - {location or '(top level)'}: {message}{received}"
 
 
-_UNION_TAGS = {"trained": TrainingConfig, "supplied": SuppliedModelConfig}
-"""Tags of the task model's union: pydantic puts them in error locations; messages leave them out."""
+_UNION_TAGS = {"trained": TrainingConfig, "supplied": SuppliedModelConfig, "diagnostic": TaskConfig,
+               "detection": DetectionTaskConfig}
+"""Tags of the task model's and the task's unions: pydantic puts them in error locations; messages leave them out."""
 
 
 def _format_location(loc: tuple[Any, ...]) -> str:

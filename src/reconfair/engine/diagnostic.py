@@ -55,7 +55,7 @@ class DiagnosticKind:
         for index, dataset_config in enumerate(config.datasets):
             n_train, images = split_count(graph, index, ["train"]), split_inputs(graph, index, ("train", "val"))
             for replicate in range(config.replicates):
-                for task in (t for t in dataset_config.tasks if not t.supplied):
+                for task in (t for t in dataset_config.diagnostic_tasks if not t.supplied):
                     label = f"{dataset_config.name} {task.kind}{replicate_suffix(config, replicate)}"
                     graph.add(self.name, label=label,
                               params={"dataset": index, "replicate": replicate, "task": task.kind},
@@ -65,7 +65,7 @@ class DiagnosticKind:
     def compute(self, stage: Stage, context: Any) -> DiagnosticModel:
         index, replicate = stage.params["dataset"], stage.params["replicate"]
         dataset_config = context.dataset_config(index)
-        task = next(t for t in dataset_config.tasks if t.kind == stage.params["task"])
+        task = next(t for t in dataset_config.diagnostic_tasks if t.kind == stage.params["task"])
         samples = context.dataset(index)
         targets = samples.label_names if task.kind == "classification" else ("tumor",)
         seed_parts = (replicate_seed(context.config.seed, replicate), samples.name, task.kind)
@@ -92,7 +92,7 @@ class SuppliedModelKind:
 
     def plan(self, graph: Graph) -> None:
         for index, dataset_config in enumerate(graph.config.datasets):
-            for task in (t for t in dataset_config.tasks if t.supplied):
+            for task in (t for t in dataset_config.diagnostic_tasks if t.supplied):
                 model = task.model
                 graph.add(self.name, label=f"{dataset_config.name} {task.kind} (supplied {model.source} {model.location})",
                           params={"dataset": index, "task": task.kind},
@@ -112,6 +112,6 @@ class SuppliedModelKind:
     @staticmethod
     def _build(stage: Stage, context: Any, *, probe: bool) -> SuppliedModel:
         dataset_config = context.dataset_config(stage.params["dataset"])
-        task = next(t for t in dataset_config.tasks if t.kind == stage.params["task"])
+        task = next(t for t in dataset_config.diagnostic_tasks if t.kind == stage.params["task"])
         return load_supplied(task.model, kind=task.kind, image_size=dataset_config.image_size if probe else None,
                              device=context.device)

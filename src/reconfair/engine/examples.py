@@ -85,7 +85,7 @@ class ExamplesKind:
         cacheable = True
         for index, dataset_config in enumerate(config.datasets):
             inputs[f"images:{index}"] = split_inputs(graph, index, ["test"])["images:test"]
-            for task in dataset_config.tasks:
+            for task in dataset_config.diagnostic_tasks:
                 inputs[f"model:{index}:{task.kind}"] = model_ref(graph, index, 0, task.kind)
             for condition in example_conditions(graph.memo["conditions"][index]):
                 if condition.trains_reconstructor:

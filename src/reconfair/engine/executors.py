@@ -67,7 +67,7 @@ def run_remote_stages(
         if stage.key is None or stage.status == "cached":
             continue
         after = [submitted[ref] for ref in stage.depends_on if ref in submitted]
-        runner = light if stage.stage in ("images", "evaluate", "mitigation-tables") else task
+        runner = light if stage.stage in ("images", "evaluate", "mitigation-tables", "observer-stats") else task
         submitted[stage.ref] = runner.remote(data, str(cache_root), stage.ref, graph, conditions, *after)
     _restore_sigterm(handler)
     return _wait(ray, list(submitted.values()), "stages (ray)", progress)

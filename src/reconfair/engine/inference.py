@@ -61,7 +61,7 @@ class InferenceKind:
         for index, dataset_config in enumerate(config.datasets):
             for replicate in range(config.replicates):
                 models = {f"model:{task.kind}": model_ref(graph, index, replicate, task.kind)
-                          for task in dataset_config.tasks}
+                          for task in dataset_config.diagnostic_tasks}
                 for condition in graph.memo["conditions"][index]:
                     splits = inferred_splits(config.evaluation, condition)
                     inputs = {**split_inputs(graph, index, splits), **models}
@@ -177,7 +177,8 @@ def infer_condition(
 
 
 def degrade_batch(
-    clean: torch.Tensor, sample_ids: Sequence[str], condition: Condition, *, seed: int, dataset: str
+    clean: torch.Tensor, sample_ids: Sequence[str], condition: Condition, *, seed: int, dataset: str,
+    draw: str = "",
 ) -> torch.Tensor:
     """The measurement of a degraded condition: ``clean`` degraded with the run's per-sample draws.
 
@@ -185,11 +186,13 @@ def degrade_batch(
     :func:`~reconfair.seeding.sample_generators`): inference, the report's examples and the export all
     call it, so each sees the same measurement for a sample, whatever the batch.  Every reconstructor
     of one degradation level receives the same draws.  Returned as the operator gives it (the built-in
-    operators clip to [0, 1]; a plug-in's measurement may leave that range).
+    operators clip to [0, 1]; a plug-in's measurement may leave that range).  ``draw`` (default ``""``)
+    is appended to the stage, for acquisitions independent of inference's (the observers' present and
+    absent images: ``/lesion-present``, ``/lesion-absent``).
     """
     if condition.is_original:
         raise ValueError("the original condition is not degraded; its images are the clean ones")
-    stage = f"degrade/{dataset}/{condition.degradation}@{condition.level!r}"
+    stage = f"degrade/{dataset}/{condition.degradation}@{condition.level!r}{draw}"
     return condition.operator.degrade(clean, generator=sample_generators(seed, stage, list(sample_ids)))
 
 
@@ -202,18 +205,20 @@ def condition_images(
     seed: int,
     dataset: str,
     device: torch.device | str = "cpu",
+    draw: str = "",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(measured, reconstructed)`` of a batch under ``condition``, both on the CPU, as inference sees them.
 
     ``measured`` is :func:`degrade_batch`; ``reconstructed`` is :func:`reconstruct_batch` of it with the
     condition's generators (stage ``recon/<dataset>/<condition>``), in [0, 1].  For ``original`` both
-    are ``clean`` (nothing is degraded or reconstructed; ``reconstructor`` is ignored).
+    are ``clean`` (nothing is degraded or reconstructed; ``reconstructor`` is ignored).  ``draw`` is
+    appended to both stages (see :func:`degrade_batch`).
     """
     if condition.is_original:
         return clean, clean
-    measured = degrade_batch(clean, sample_ids, condition, seed=seed, dataset=dataset)
+    measured = degrade_batch(clean, sample_ids, condition, seed=seed, dataset=dataset, draw=draw)
     reconstructed = reconstruct_batch(reconstructor, measured, sample_ids, seed=seed,
-                                      stage=f"recon/{dataset}/{condition.name}", device=device)
+                                      stage=f"recon/{dataset}/{condition.name}{draw}", device=device)
     return measured, reconstructed.cpu()
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "inference_slice",
     "inferred_splits",
     "mitigation_slice",
+    "observer_slice",
     "reconstructor_slice",
     "replicate_slice",
 ]
@@ -133,6 +134,20 @@ def inference_slice(
         "models": dict(model_keys),
         "splits": list(splits),
         **replicate_slice(replicate),
+    }
+
+
+def observer_slice(dataset_config: Any, seed: int, *, condition: Any, reconstructor_key: str,
+                   task: Any) -> dict[str, Any]:
+    """One condition's observer decision variables: the data, the degradation, the reconstructor's key,
+    the detection task's settings (signal, location, observers, splits, ...)."""
+    return {
+        **dataset_slice(dataset_config, seed),
+        "condition": condition.name,
+        "degradation": None if condition.is_original else degradation_slice(condition.operator),
+        "reconstructor": reconstructor_key,
+        "task": task.model_dump(mode="json"),
+        "version": 1,
     }
 
 

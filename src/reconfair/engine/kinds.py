@@ -15,6 +15,7 @@ from reconfair.engine.export import ExportKind
 from reconfair.engine.images import ImagesKind
 from reconfair.engine.inference import InferenceKind
 from reconfair.engine.mitigation import MitigatedKind, MitigationTablesKind
+from reconfair.engine.observers import ObserverKind, ObserverStatsKind
 from reconfair.engine.reconstruction import ReconstructorKind
 from reconfair.engine.reporting import ReportKind
 
@@ -28,6 +29,8 @@ STAGE_KINDS = (
     MitigatedKind(),
     InferenceKind(),
     EvaluateKind(),
+    ObserverKind(),  # only with a detection task
+    ObserverStatsKind(),
     MitigationTablesKind(),
     ExamplesKind(),
     ReportKind(),

@@ -11,7 +11,8 @@ Stages, per data set: ``images`` per split; per model replicate
 `` (replicate k)``): one ``diagnostic`` model per task, one ``reconstructor``
 per degradation level and learned reconstructor that is trained here (not for
 baselines, plug-ins or user checkpoints), one ``mitigated-reconstructor`` per
-mitigation and lambda, one ``inference`` per condition; then ``evaluate``,
+mitigation and lambda, one ``inference`` per condition; with a detection task, one ``observer`` per
+unmitigated condition (replicate 0); then ``evaluate``, ``observer-stats`` (with a detection task),
 ``mitigation-tables`` (when the study mitigates), ``examples`` and ``report``.
 
 ``status`` is ``cached`` (the entry exists), ``pending`` (a run computes it) or
@@ -161,7 +162,7 @@ def group_size_warnings(config: StudyConfig) -> list[str]:
         table = samples.table[samples.table["split"] == split]
         if evaluation.patient_level:
             table = table.drop_duplicates("patient_id")
-        kinds = {task.kind for task in dataset_config.tasks}
+        kinds = {task.kind for task in dataset_config.diagnostic_tasks}
         targets = list(samples.label_names) if "classification" in kinds else []
         where = f"in the {split} split (min_group_size {minimum})"
         for attribute in config.attributes:

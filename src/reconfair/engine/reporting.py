@@ -37,6 +37,9 @@ class ReportKind:
         tables = graph.of_kind("mitigation-tables")
         if tables:
             inputs["mitigation"] = tables[0].ref
+        observers = graph.of_kind("observer-stats")  # none without a detection task
+        if observers:
+            inputs["observers"] = observers[0].ref
         graph.add(self.name, label="report", params={}, config_slice=None, inputs=inputs)
 
     def compute(self, stage: Stage, context: Any) -> Path:
@@ -54,6 +57,10 @@ class ReportKind:
             for name, table in context.output(stage.inputs["mitigation"]).items():
                 table.to_csv(metrics / f"{name}.csv", index=False)
         tables.to_csv(metrics)
+        if "observers" in stage.inputs:
+            context.output(stage.inputs["observers"])[1].to_csv(metrics / "observers.csv", index=False)
+        elif (metrics / "observers.csv").is_file():  # an earlier run's, which this run did not compute
+            (metrics / "observers.csv").unlink()
         write_seed_summaries(tables, metrics)
         if "examples" in stage.inputs:
             write_example_files(context.output(stage.inputs["examples"]), out / "examples")

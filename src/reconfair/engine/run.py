@@ -229,7 +229,7 @@ def _supplied_models(config: StudyConfig) -> list[dict]:
 
     return [{"dataset": dataset.name, "task": task.kind, "location": task.model.location,
              "output": task.model.output, **model_fingerprint(task.model)}
-            for dataset in config.datasets for task in dataset.tasks if task.supplied]
+            for dataset in config.datasets for task in dataset.diagnostic_tasks if task.supplied]
 
 
 def _skipped(context: RunContext) -> dict[str, dict]:

@@ -85,11 +85,46 @@ def _dataset_problems(dataset: DatasetConfig, where: str) -> list[str]:
         return problems + [_at(where, str(error))]
     problems += _effect_problems(dataset, facts, where)
     problems += _supplied_model_problems(dataset, facts, where)
-    kinds = [t.kind for t in dataset.tasks]
+    kinds = [t.kind for t in dataset.diagnostic_tasks]
     if "segmentation" in kinds and not facts["segmentation"]:
         problems.append(f"{where}.tasks: {dataset.name} has no segmentation masks; use kind 'classification'")
     if not kinds:
-        problems.append(f"{where}.tasks: at least one task is needed (classification or segmentation)")
+        problems.append(f"{where}.tasks: at least one task is needed (classification or segmentation"
+                        + ("; a detection task alone is not supported yet)" if dataset.tasks else ")"))
+    return problems + _detection_problems(dataset, where)
+
+
+def _detection_problems(dataset: DatasetConfig, where: str) -> list[str]:
+    """Detection tasks: the signal and location build (their classes check them) and the domain resolves."""
+    from reconfair.engine.observers import detection_domain, detection_roi, detection_signal
+    from reconfair.physics.lesions import location_from_config
+
+    problems = []
+    for i, task in enumerate(dataset.tasks):
+        if task.kind != "detection":
+            continue
+        at = f"{where}.tasks[{i}]"
+        try:
+            signal = detection_signal(task)
+        except (TypeError, ValueError) as error:
+            problems.append(f"{at}.signal: {error}")
+            signal = None
+        try:
+            location_from_config(task.location)
+        except (TypeError, ValueError) as error:
+            problems.append(f"{at}.location: {error}")
+        try:
+            detection_domain(task, dataset)
+        except ValueError as error:
+            problems.append(f"{at}.domain: {error}")
+        if signal is not None and task.roi is None and detection_roi(task, signal) > dataset.image_size:
+            problems.append(f"{at}.signal: its support (side {detection_roi(task, signal)}) exceeds the image "
+                            f"({dataset.image_size}); use a smaller signal")
+        pixels = detection_roi(task, signal) ** 2 if signal is not None else 0
+        if "hotelling" in task.observers and pixels > 2 * task.max_backgrounds - 2:
+            problems.append(f"{at}.observers: hotelling on a {pixels}-pixel ROI needs its covariance of full rank, "
+                            f"i.e. more than {pixels // 2 + 1} training backgrounds per class, but max_backgrounds "
+                            f"is {task.max_backgrounds}; use cho, a smaller roi or more backgrounds")
     return problems
 
 

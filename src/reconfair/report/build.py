@@ -16,6 +16,7 @@ from reconfair.metrics.evaluate import EvaluationTables
 from reconfair.report.figures_bias import plot_bias_ci, plot_bias_distribution, plot_inherent_vs_added
 from reconfair.report.figures_examples import plot_examples
 from reconfair.report.figures_mitigation import plot_lambda_tradeoff, plot_mitigation_change
+from reconfair.report.figures_observers import delta_d_prime_table, plot_detectability
 from reconfair.report.figures_quality import plot_quality_and_task
 from reconfair.report.headline import headlines
 from reconfair.report.html import FigureEntry, VerdictEntry, render_html
@@ -58,6 +59,8 @@ def write_report(run_dir: str | Path) -> Path:
     named = {name: _in_order(table, datasets, order)
              for name, table in report_tables(summary, run.performance, run.fairness, run.mitigation, alpha=alpha,
                                               models=run.models, replicates=run.replicates_fairness).items()}
+    if run.observers is not None:
+        named["observers_delta"] = _in_order(delta_d_prime_table(run.observers), datasets, order)
     write_tables(named, root / "tables")
     figures = _figures(run, datasets=datasets, attributes=attributes, order=order, out=figures_dir)
     family = family_line(run.evaluation, run.families, [run.fairness, run.performance])
@@ -173,6 +176,15 @@ def _figures(run: RunData, *, datasets: list[str], attributes: list[str], order:
         "The main fairness metric's change for each independently trained model replicate (grey dots) beside the "
         "estimate combined over replicates (black diamond, 95% CI).",
         spread, note=ONE_REPLICATE))
+    if run.observers is not None:  # only with a detection task
+        entries.append(FigureEntry(
+            "8", "Detectability of an inserted signal vs degradation level",
+            "Model observers' d′ on signal-present/absent pairs of the test split (band: 95% patient-bootstrap "
+            "CI), beside PSNR and the classifier's macro AUROC, per reconstructor; dashed: the original images. "
+            "Δd′ by group is in the table observers_delta (docs/observers.md).",
+            _some(plot_detectability(run.observers, perf, dataset=d, out_dir=out, recons=recon_order(mine(d)))
+                  for d in dict.fromkeys(run.observers["dataset"])),
+            note="no detection rows"))
     return entries
 
 

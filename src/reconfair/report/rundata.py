@@ -4,7 +4,7 @@
 groups, fairness and, when present, ``mitigation.csv``, ``lambda_sweep.csv``,
 ``models.csv`` (diagnostic-model sanity), ``families.csv`` (the multiple-testing
 families) and ``replicates_fairness.csv`` / ``replicates_performance.csv`` (per
-model replicate)), ``config.yaml``, ``manifest.json`` and the example images
+model replicate) and ``observers.csv`` (model observers, with a detection task)), ``config.yaml``, ``manifest.json`` and the example images
 ``examples/*.npz`` written by :mod:`reconfair.engine.examples`.  Every file but
 the required three may be absent (older runs, ``reconfair evaluate`` output).
 """
@@ -29,7 +29,7 @@ from reconfair.vocabulary import NONE, ORIGINAL, parse_condition
 REQUIRED = ("samples.parquet", "metrics/performance.csv", "metrics/fairness.csv")
 OPTIONAL = {"mitigation": "mitigation.csv", "lambda_sweep": "lambda_sweep.csv", "models": "models.csv",
             "families": "families.csv", "replicates_fairness": "replicates_fairness.csv",
-            "replicates_performance": "replicates_performance.csv"}
+            "replicates_performance": "replicates_performance.csv", "observers": "observers.csv"}
 """Optional tables of ``metrics/``: RunData field -> file name."""
 CONDITION_FIELDS = {"condition": str, "recon": str, "degradation": str, "mitigation": str, "target": str}
 
@@ -55,6 +55,8 @@ class RunData:
     families: pd.DataFrame | None = None
     replicates_fairness: pd.DataFrame | None = None
     replicates_performance: pd.DataFrame | None = None
+    observers: pd.DataFrame | None = None
+    """Model observers' d', AUC and their changes (``metrics/observers.csv``, only with a detection task)."""
     examples: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
 
     @property
