@@ -49,7 +49,7 @@ def _x0_oracle(x0):
 
 
 def _psnr(a, b):
-    return float(10 * torch.log10(1 / ((a - b) ** 2).mean()))
+    return float(10 * torch.log10(1 / ((a.detach() - b.detach()) ** 2).mean()))
 
 
 def test_marginals_match_monte_carlo_simulation():

@@ -41,9 +41,29 @@ from reconfair.seeding import sample_generators
 from reconfair.vocabulary import ORIGINAL
 
 __all__ = ["InferenceKind", "check_plugin_files", "condition_images", "degrade_batch", "infer_condition",
-           "reconstruct_batch"]
+           "reconstruct_batch", "reconstructor_input"]
 
 SEGMENTATION_TARGET = "tumor"
+
+
+def reconstructor_input(graph: Graph, index: int, replicate: int, condition: Any, inputs: dict[str, str]) -> str | None:
+    """What a stage that reconstructs ``condition`` keys on; adds its trained model's stage to ``inputs``.
+
+    ``"input"`` for a trained (or mitigated) reconstructor, whose stage becomes ``inputs["reconstructor"]``;
+    ``original`` for the clean images; a baseline's key; ``None`` for a plug-in (never cached).
+    """
+    from reconfair.engine.mitigation import MITIGATION_STAGE
+    from reconfair.engine.reconstruction import RECON_STAGE, baseline_key
+
+    if condition.trains_reconstructor:
+        kind = RECON_STAGE if condition.mitigation is None else MITIGATION_STAGE
+        inputs["reconstructor"] = graph.find(kind, dataset=index, replicate=replicate, condition=condition.name).ref
+        return "input"
+    if condition.is_original:
+        return ORIGINAL
+    if condition.entry.kind == "baseline":
+        return baseline_key(graph.cache, condition.operator)
+    return None
 
 
 class InferenceKind:
@@ -54,8 +74,6 @@ class InferenceKind:
 
     def plan(self, graph: Graph) -> None:
         from reconfair.engine.diagnostic import model_ref
-        from reconfair.engine.mitigation import MITIGATION_STAGE
-        from reconfair.engine.reconstruction import RECON_STAGE, baseline_key
 
         config = graph.config
         for index, dataset_config in enumerate(config.datasets):
@@ -65,16 +83,7 @@ class InferenceKind:
                 for condition in graph.memo["conditions"][index]:
                     splits = inferred_splits(config.evaluation, condition)
                     inputs = {**split_inputs(graph, index, splits), **models}
-                    recon: str | None = None
-                    if condition.trains_reconstructor:
-                        kind = RECON_STAGE if condition.mitigation is None else MITIGATION_STAGE
-                        inputs["reconstructor"] = graph.find(kind, dataset=index, replicate=replicate,
-                                                             condition=condition.name).ref
-                        recon = "input"
-                    elif condition.is_original:
-                        recon = ORIGINAL
-                    elif condition.entry.kind == "baseline":
-                        recon = baseline_key(graph.cache, condition.operator)
+                    recon = reconstructor_input(graph, index, replicate, condition, inputs)
                     config_slice = None if recon is None else {
                         **dataset_slice(dataset_config, config.seed),
                         "condition": condition.name,

@@ -36,7 +36,7 @@ import pandas as pd
 from reconfair.data.sample import ATTR_PREFIX
 from reconfair.engine.graph import Graph, Stage
 from reconfair.engine.images import images_of, split_count, split_inputs
-from reconfair.engine.inference import condition_images
+from reconfair.engine.inference import condition_images, reconstructor_input
 from reconfair.engine.keys import observer_slice
 from reconfair.metrics.image import psnr
 from reconfair.metrics.observer_stats import observer_group_stats
@@ -114,8 +114,6 @@ class ObserverKind:
     unit = "images"
 
     def plan(self, graph: Graph) -> None:
-        from reconfair.engine.reconstruction import RECON_STAGE, baseline_key
-
         config = graph.config
         for index, dataset_config in enumerate(config.datasets):
             for position, task in enumerate(dataset_config.tasks):
@@ -131,15 +129,7 @@ class ObserverKind:
                     if not condition.is_original and condition.entry.kind == "folder":
                         continue  # its files are reconstructions of the data set's images, not of the lesion pairs
                     inputs = split_inputs(graph, index, splits)
-                    recon: str | None = None
-                    if condition.trains_reconstructor:
-                        inputs["reconstructor"] = graph.find(RECON_STAGE, dataset=index, replicate=0,
-                                                             condition=condition.name).ref
-                        recon = "input"
-                    elif condition.is_original:
-                        recon = ORIGINAL
-                    elif condition.entry.kind == "baseline":
-                        recon = baseline_key(graph.cache, condition.operator)
+                    recon = reconstructor_input(graph, index, 0, condition, inputs)
                     config_slice = None if recon is None else observer_slice(
                         dataset_config, config.seed, condition=condition, reconstructor_key=recon, task=task)
                     graph.add(self.name, label=f"{dataset_config.name} detection {condition.name}",

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reconfair.report.figures_quality import task_rows
+from reconfair.report.figures_quality import level_axis, task_rows
 from reconfair.report.labels import LEVEL_AXES
 from reconfair.report.rundata import unmitigated
 from reconfair.report.style import GREY, color_for, pyplot, save
@@ -88,13 +88,7 @@ def plot_detectability(stats: pd.DataFrame, performance: pd.DataFrame, *, datase
                                         linewidth=0)
                 if not original.empty and np.isfinite(original[value].iloc[0]):
                     ax.axhline(original[value].iloc[0], color=GREY, linestyle="--", linewidth=1, label="original")
-                levels = sorted(set(selected["level"].dropna()))
-                if photons:
-                    ax.set_xscale("log")
-                    ax.invert_xaxis()
-                    ax.minorticks_off()
-                if levels:
-                    ax.set_xticks(levels, [f"{v:,.0f}" if photons else f"{v:g}×" for v in levels])
+                level_axis(ax, selected["level"], photons=photons)
                 ax.set_xlabel(textwrap.fill(label, 34))
                 ax.set_ylabel({"psnr": "PSNR (dB)", "auroc": "macro AUROC"}.get(name, f"{name.upper()} d′"))
             axes[r, 0].set_title(f"{dataset}: {operator}", loc="left")

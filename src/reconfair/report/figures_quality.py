@@ -14,6 +14,17 @@ from reconfair.report.style import GREY, color_for, pyplot, save
 from reconfair.vocabulary import NONE, ORIGINAL
 
 
+def level_axis(ax: object, levels: Sequence[float] | pd.Series, *, photons: bool) -> None:
+    """Ticks at the study's levels: photon counts on an inverted log axis (``100,000``), else ``4×``."""
+    levels = sorted(set(pd.Series(levels).dropna()))
+    if photons:
+        ax.set_xscale("log")
+        ax.invert_xaxis()
+        ax.minorticks_off()
+    if levels:
+        ax.set_xticks(levels, [f"{v:,.0f}" if photons else f"{v:g}×" for v in levels])
+
+
 def task_rows(performance: pd.DataFrame, metric: str) -> pd.DataFrame:
     """The task metric's summary rows: macro AUROC for classification, mean Dice for segmentation."""
     rows = performance[performance["metric"] == metric]
@@ -58,13 +69,7 @@ def plot_quality_and_task(performance: pd.DataFrame, *, dataset: str, out_dir: s
                 if not original.empty and np.isfinite(original["value"].iloc[0]):
                     ax.axhline(original["value"].iloc[0], color=GREY, linestyle="--", linewidth=1,
                                label="original")
-                levels = sorted(set(selected["level"].dropna()))
-                if photons:
-                    ax.set_xscale("log")
-                    ax.invert_xaxis()
-                    ax.minorticks_off()
-                if levels:
-                    ax.set_xticks(levels, [f"{v:,.0f}" if photons else f"{v:g}×" for v in levels])
+                level_axis(ax, selected["level"], photons=photons)
                 ax.set_xlabel(label)
                 name = {"auroc": "macro AUROC", "dice": "mean Dice", "psnr": "PSNR (dB)"}.get(metric)
                 ax.set_ylabel(name or METRIC_NAMES.get(metric, metric))
