@@ -40,9 +40,7 @@ LEVELS = {"radiograph-lowdose": 1e4, "radiograph-aec": 1e4, "ct-lowdose": 1e4, "
 LEARNED = {
     "unet": ("radiograph-lowdose", {}),
     "pix2pix": ("ct-lowdose", {}),
-    # the loss picks the epoch: the sweep needs trained weights (PSNR validation may keep the untrained
-    # baseline after one epoch, tests/recon/test_irsde.py::test_psnr_validation_never_ends_below_the_baseline)
-    "irsde": ("mri-undersampling", {"sampling_steps": 3, "validation": "loss"}),
+    "irsde": ("mri-undersampling", {"sampling_steps": 3}),
 }
 STOCHASTIC = {"irsde"}
 """Cases whose output depends on the generators (the others ignore them)."""

@@ -57,32 +57,6 @@ def test_nan_validation_scores_never_win():
     assert result.best_epoch == 1
 
 
-def test_validate_initial_keeps_untrained_weights_no_epoch_beats():
-    """The initial weights are scored as epoch -1 and kept when every epoch scores lower."""
-    x, y = _data()
-    net = torch.nn.Linear(1, 1)
-    with torch.no_grad():
-        net.weight.fill_(3.0)
-        net.bias.fill_(-1.0)  # already the line: any training step can only move it away
-    start = {k: v.clone() for k, v in net.state_dict().items()}
-    scores = iter([0.9, 0.5, 0.6, 0.7, 0.8])
-    result = fit(net, inputs=x, targets=y, loss=_mse, validate=lambda n: next(scores), epochs=4,
-                 batch_size=16, learning_rate=0.5, patience=3, seed_parts=(0,), progress=False,
-                 validate_initial=True)
-    assert result.best_epoch == -1 and result.best_score == 0.9
-    assert [h["epoch"] for h in result.history] == [-1, 0, 1, 2]  # patience 3 counted from the initial weights
-    assert all(torch.equal(v, start[k]) for k, v in net.state_dict().items())
-
-
-def test_validate_initial_gives_way_to_a_better_epoch():
-    x, y = _data()
-    scores = iter([0.1, 0.5, 0.2])
-    result = fit(torch.nn.Linear(1, 1), inputs=x, targets=y, loss=_mse, validate=lambda n: next(scores),
-                 epochs=2, batch_size=16, learning_rate=0.01, patience=3, seed_parts=(0,), progress=False,
-                 validate_initial=True)
-    assert result.best_epoch == 0 and result.best_score == 0.5
-
-
 # --- fresh inputs per epoch, resume, mixed precision -------------------------------------------
 
 

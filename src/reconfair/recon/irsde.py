@@ -16,12 +16,7 @@ on ``concat(x_t, mu)`` (its last layer starts at zero), read under the spec's
 Euler reverse-step mean and the optimal reverse state ``x*_{t-1}``; ``x0`` is the
 L1 distance between ``x0_hat`` and ``x0``.  Both draw ``t`` uniformly from
 ``1..T`` and ``x_t ~ q(x_t | x0)``.  ``sampler`` (``posterior`` or ``euler``) and
-``sampling_steps`` choose the deployed sampler.  ``validation`` is what picks
-the epoch kept: ``psnr`` (preset ``demo``), the deployed sampler's mean PSNR
-on the validation pairs under fixed draws, with the untrained weights as a
-candidate when they start at the baseline (``x0`` prediction), so a short
-training never ends below the baseline on validation; ``loss`` (preset
-``paper``, the reference's), minus the training loss under fixed draws.
+``sampling_steps`` choose the deployed sampler.
 
 Examples
 --------
@@ -43,12 +38,11 @@ from reconfair.recon.irsde_sde import SAMPLERS, IRSDESchedule, cosine_theta_sche
 from reconfair.recon.unet import check_pairs
 from reconfair.seeding import Generators, SeedPart, torch_generator
 
-__all__ = ["LOSSES", "PREDICTIONS", "PRESET_SPECS", "SAMPLERS", "SCHEDULE_VERSION", "VALIDATIONS", "IRSDELoss",
-           "IRSDEMethod", "IRSDESchedule", "check_spec", "cosine_theta_schedule", "normal_like"]
+__all__ = ["LOSSES", "PREDICTIONS", "PRESET_SPECS", "SAMPLERS", "SCHEDULE_VERSION", "IRSDELoss", "IRSDEMethod",
+           "IRSDESchedule", "check_spec", "cosine_theta_schedule", "normal_like"]
 
 PREDICTIONS = ("noise", "x0")
 LOSSES = ("reverse", "x0")
-VALIDATIONS = ("loss", "psnr")
 SCHEDULE_VERSION = 2
 """2: ``theta_t = 1 - alpha_bar_t`` as the reference (1 was the DDPM ``beta_t``, eps 0.01, noise-step sampler)."""
 
@@ -60,7 +54,6 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         "prediction": "x0",
         "sampler": "posterior",
         "loss": "x0",
-        "validation": "psnr",
         "channels": [8, 16, 32, 64],
         "res_blocks": 1,
         "norm_groups": 8,
@@ -80,7 +73,6 @@ PRESET_SPECS: dict[str, dict[str, Any]] = {
         "prediction": "noise",
         "sampler": "euler",
         "loss": "reverse",
-        "validation": "loss",
         "channels": [64, 128, 256, 512],
         "res_blocks": 2,
         "norm_groups": 32,
@@ -105,9 +97,8 @@ def check_spec(spec: dict[str, Any]) -> None:
             "reconfair's earlier IR-SDE process (theta_t = DDPM beta_t, eps = 0.01), which this version no longer "
             "implements; retrain the model (its weights would sample a different process)"
         )
-    for field, allowed in (("prediction", PREDICTIONS), ("sampler", SAMPLERS), ("loss", LOSSES),
-                           ("validation", VALIDATIONS)):
-        if spec.get(field, "loss" if field == "validation" else None) not in allowed:
+    for field, allowed in (("prediction", PREDICTIONS), ("sampler", SAMPLERS), ("loss", LOSSES)):
+        if spec.get(field) not in allowed:
             raise ValueError(f"irsde {field} {spec.get(field)!r} is unknown; expected one of: {', '.join(allowed)}")
 
 
@@ -198,26 +189,9 @@ class IRSDEMethod:
         """The loss for ``fit``: :meth:`batch_loss` with draws from a generator seeded by ``seed_parts``."""
         return IRSDELoss(self, torch_generator(*seed_parts, "irsde-draws"))
 
-    @property
-    def starts_at_baseline(self) -> bool:
-        """Whether the untrained network returns the baseline ``mu`` (``x0`` prediction, PSNR validation).
-
-        ``fit`` then scores the untrained weights too and keeps them when no epoch beats them.
-        """
-        return self.spec["prediction"] == "x0" and self.spec.get("validation", "loss") == "psnr"
-
     def score(self, network: torch.nn.Module, mu: torch.Tensor, x0: torch.Tensor) -> float:
-        """A deterministic validation score (higher is better), by the spec's ``validation``.
-
-        ``psnr``: the mean PSNR (data range 1) of the deployed sampler's clamped output under fixed draws;
-        ``loss``: minus the training loss under fixed draws.
-        """
-        generator = torch_generator("irsde-validation")
-        if self.spec.get("validation", "loss") == "loss":
-            return -float(self.batch_loss(network, mu, x0, generator))
-        out = self.sample(network, mu, generator=generator).clamp(0.0, 1.0)
-        mse = ((out - x0) ** 2).flatten(1).mean(1).clamp_min(1e-12)
-        return float((-10.0 * torch.log10(mse)).mean())
+        """Minus the training loss under fixed draws (a deterministic validation score)."""
+        return -float(self.batch_loss(network, mu, x0, torch_generator("irsde-validation")))
 
     @torch.no_grad()
     def reconstruct(self, y: torch.Tensor, *, generator: Generators = None, steps: int | None = None,

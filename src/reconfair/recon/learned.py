@@ -163,7 +163,6 @@ class LearnedReconstructor:
                 targets=targets,
                 loss=method.make_loss(seed_parts),
                 validate=validate,
-                validate_initial=bool(getattr(method, "starts_at_baseline", False)),
                 epochs=int(spec["epochs"]),
                 batch_size=batch,
                 learning_rate=float(spec["learning_rate"]),

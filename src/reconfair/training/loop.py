@@ -78,7 +78,6 @@ def fit(
     resume: str | Path | None = None,
     mixed_precision: bool = True,
     keep: str = "best",
-    validate_initial: bool = False,
 ) -> FitResult:
     """Train ``network`` in place with Adam and keep the best validation epoch.
 
@@ -112,12 +111,6 @@ def fit(
         ``"best"``: the weights of the best validation epoch, with early
         stopping; ``"last"``: train every epoch and keep the final weights
         (validation is then only recorded in the history).
-    validate_initial
-        Score the weights as they are before the first epoch (history entry
-        ``epoch: -1``) and keep them when no epoch beats them
-        (``best_epoch = -1``; with ``keep="best"`` only).  For a model that
-        starts at the baseline (IR-SDE's ``x0`` prediction), training then
-        never ends below it on validation.
 
     Dropout and other global-RNG draws should be wrapped by the caller in
     :func:`reconfair.seeding.seeded_torch_global` (resuming restores that RNG).
@@ -145,12 +138,6 @@ def fit(
         state = load_training_state(resume, parts, settings)
     autocast = device.type == "cuda" and mixed_precision
     n = inputs.shape[0]
-    if validate_initial and keep == "best" and state.next_epoch == 0 and not state.history:
-        network.eval()
-        with torch.no_grad():
-            initial = float(validate(network))
-        state.history.append({"epoch": -1, "train_loss": float("nan"), "val_score": initial})
-        state.best_score, state.best_epoch = initial, -1  # best_weights already hold these weights
     with progress_bar(description, total=epochs, enabled=progress) as advance:
         advance(min(state.next_epoch, epochs))
         for epoch in range(state.next_epoch, epochs if not state.stopped else 0):
@@ -176,8 +163,7 @@ def fit(
             with torch.no_grad():
                 score = float(validate(network))
             state.history.append({"epoch": epoch, "train_loss": total / n, "val_score": score})
-            first = len(state.history) == 1  # no earlier epoch, and no initial score, to beat
-            if keep == "last" or first or _better(score, state.best_score):
+            if keep == "last" or state.best_epoch < 0 or _better(score, state.best_score):
                 state.best_score, state.best_epoch = score, epoch
                 state.best_weights = copy.deepcopy(network.state_dict())
             advance(info=f"loss {total / n:.4f} val {score:.4f}")
