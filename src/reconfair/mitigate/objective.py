@@ -43,7 +43,8 @@ from reconfair.vocabulary import CONTROL, MITIGATION_KINDS, NONE, WEIGHTED_KINDS
 from reconfair.mitigate.adversarial import BiasPredictor, ClassifierFeatures, mean_cross_entropy, mean_kl
 from reconfair.mitigate.soft_eodd import SoftEqualizedOdds
 
-__all__ = ["ADVERSARY_VERSION", "PLAIN_LOSS", "TRAINED_KINDS", "MitigatedNetwork", "MitigationLoss", "freeze", "sample_info"]
+__all__ = ["ADVERSARY_VERSION", "PLAIN_LOSS", "TRAINED_KINDS", "MitigatedNetwork", "MitigationLoss", "freeze",
+           "sample_info"]
 
 ADVERSARY_VERSION = 2
 """2: the confusion loss toward the reference predictor (1: the study's gradient reversal, unbounded)."""
@@ -124,7 +125,7 @@ class MitigationLoss:
         return recon_loss / recon_loss.detach().clamp_min(1e-12) + fair
 
     def fairness_term(self, model: MitigatedNetwork, estimate: torch.Tensor, info: torch.Tensor) -> torch.Tensor:
-        """``lambda * L_fair`` (eodd), or (adversarial) the predictor's and the reference's CE plus ``lambda`` times the confusion.
+        """``lambda * L_fair`` (eodd); or (adversarial) the predictor's and the reference's CE + ``lambda`` x confusion.
 
         The predictor gets the batch's labels when it was built for them (``n_labels``: equalized odds).
         """
