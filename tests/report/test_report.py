@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import platform
 import shutil
 
 import numpy as np
@@ -105,6 +106,8 @@ def test_provenance_names_versions_seed_and_hashes(tiny_run):
     manifest = json.loads((tiny_run / "manifest.json").read_text())
     digest = hashlib.sha256((tiny_run / "samples.parquet").read_bytes()).hexdigest()
     assert digest in html and manifest["torch"] in html
+    # the CPU's instruction set: float rounding (and so trained weights) can differ between AVX2 and AVX-512
+    assert manifest["cpu"] == f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}" and manifest["cpu"] in html
     assert all(stage["key"] in html for stage in manifest["stages"])
     assert "seed: 5" in html  # the resolved config.yaml is embedded
 

@@ -200,6 +200,7 @@ def _write_manifest(
         "numpy": numpy.__version__,
         "pandas": pd.__version__,
         "device": str(device),
+        "cpu": f"{platform.machine()} {torch.backends.cpu.get_cpu_capability()}",
         "seed": config.seed,
         "replicates": config.replicates,
         "threads": study_threads(config),

@@ -53,7 +53,7 @@ def provenance(run: RunData, *, family: str) -> dict[str, object]:
     manifest = run.manifest
     evaluation = run.evaluation
     facts: dict[str, object] = {"run": run.config.get("name", run.root.name)}
-    for key in ("reconfair", "python", "torch", "monai", "numpy", "pandas", "device", "seed", "executor",
+    for key in ("reconfair", "python", "torch", "monai", "numpy", "pandas", "device", "cpu", "seed", "executor",
                 "synthetic_data", "cache"):
         facts[key] = manifest.get(key, "n/a")
     facts["data sets"] = ", ".join(run.datasets)
