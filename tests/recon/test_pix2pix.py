@@ -70,9 +70,12 @@ def test_overfits_one_tiny_batch_through_fit(tiny_pairs):
 
 
 def test_residual_generator_overfits_its_l1_term(tiny_pairs):
-    """The residual generator starts at y (its GAN term cannot vanish); its L1 error must drop 90 %."""
+    """The residual generator starts at y (its GAN term cannot vanish); its L1 error must drop 90 %.
+
+    (100 epochs: at 60 it ended below 0.1 of the input's error on one CPU and at 0.105 on another; 0.072 at 100.)
+    """
     y, x = tiny_pairs(2)
-    recon = make_learned("pix2pix", residual=True, epochs=60, patience=60, batch_size=2, learning_rate=5e-3)
+    recon = make_learned("pix2pix", residual=True, epochs=100, patience=100, batch_size=2, learning_rate=5e-3)
     with torch.no_grad():
         before = float((recon.method.generate(recon.method.generator, y) - x).abs().mean())
     assert before == pytest.approx(float((y - x).abs().mean()), abs=1e-7)  # starts at the input
